@@ -1,0 +1,63 @@
+//! The generated crate's manifest and root module.
+
+use crate::emit::{RUST_HEADER, rust_types::module_parts};
+use crate::model::Api;
+use crate::{GeneratedFile, Options};
+use std::collections::BTreeMap;
+
+/// Emits `Cargo.toml` and `src/lib.rs`.
+pub fn emit(api: &Api, options: &Options, packages_with_code: &[String]) -> Vec<GeneratedFile> {
+    let manifest = include_str!("../../templates/Cargo.toml.tmpl")
+        .replace("{{ crate_name }}", &options.crate_name);
+
+    let mut tree = Node::default();
+    for package in packages_with_code {
+        let mut node = &mut tree;
+        for part in module_parts(package) {
+            node = node.children.entry(part).or_default();
+        }
+        node.packages.push(package.clone());
+    }
+    let mut lib = String::from(RUST_HEADER);
+    lib.push_str(
+        "//! Types, gRPC stubs, metadata and descriptors generated from the proto files:\n",
+    );
+    for file in &api.files {
+        lib.push_str(&format!("//! `{file}`,\n"));
+    }
+    lib.push_str(
+        "//! by `cargo xtask gen` (or `buf generate` with `protoc-gen-dotlanth`).\n\
+         #![allow(clippy::all, clippy::pedantic, rustdoc::all, missing_docs)]\n\n\
+         pub mod meta;\npub mod methods;\npub mod wkt;\n\n\
+         mod descriptor_set;\npub use descriptor_set::FILE_DESCRIPTOR_SET;\n",
+    );
+    lib.push('\n');
+    write_tree(&tree, 0, &mut lib);
+    vec![
+        GeneratedFile::text("Cargo.toml", manifest),
+        GeneratedFile::text("src/lib.rs", lib),
+    ]
+}
+
+#[derive(Default)]
+struct Node {
+    packages: Vec<String>,
+    children: BTreeMap<String, Node>,
+}
+
+fn write_tree(node: &Node, depth: usize, out: &mut String) {
+    let indent = "    ".repeat(depth);
+    for package in &node.packages {
+        out.push_str(&format!(
+            "{indent}include!(\"{package}.rs\");\n{indent}include!(\"{package}.serde.rs\");\n"
+        ));
+    }
+    for (i, (name, child)) in node.children.iter().enumerate() {
+        if i > 0 || !node.packages.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("{indent}pub mod {name} {{\n"));
+        write_tree(child, depth + 1, out);
+        out.push_str(&format!("{indent}}}\n"));
+    }
+}

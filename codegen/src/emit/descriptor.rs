@@ -1,0 +1,142 @@
+//! The encoded `FileDescriptorSet` served by gRPC reflection.
+//!
+//! It holds the generated files and everything they import, dependencies first,
+//! with source info stripped (comments are for docs, not for reflection clients)
+//! and extension options kept byte for byte. Well-known types come from the
+//! generator's bundled copy, not from the compiler. It is emitted as a Rust byte-string
+//! literal so the output stays text (a protoc plugin can only return text).
+
+use crate::{GeneratedFile, emit::RUST_HEADER};
+use prost::encoding::{WireType, decode_key, decode_varint};
+use prost_reflect::{DescriptorPool, FileDescriptor};
+use std::collections::BTreeSet;
+
+/// Emits `src/descriptor_set.rs` defining `FILE_DESCRIPTOR_SET`.
+pub fn emit(pool: &DescriptorPool, files: &[String]) -> Result<GeneratedFile, String> {
+    let mut ordered = Vec::new();
+    let mut seen = BTreeSet::new();
+    for name in files {
+        let file = pool
+            .get_file_by_name(name)
+            .ok_or_else(|| format!("{name}: not in the descriptor set"))?;
+        visit(&file, &mut seen, &mut ordered);
+    }
+    let mut set = Vec::new();
+    let bundled = DescriptorPool::global();
+    for file in &ordered {
+        // Compilers bundle different revisions of the well-known types; use the
+        // generator's own copy so every driver emits the same bytes.
+        let encoded = match file.name().starts_with("google/protobuf/") {
+            true => bundled
+                .get_file_by_name(file.name())
+                .unwrap_or_else(|| file.clone())
+                .encode_to_vec(),
+            false => file.encode_to_vec(),
+        };
+        let bytes = strip_field(&encoded, SOURCE_CODE_INFO)?;
+        prost::encoding::bytes::encode(1, &bytes, &mut set);
+    }
+    let mut code = String::from(RUST_HEADER);
+    code.push_str(
+        "/// Encoded `google.protobuf.FileDescriptorSet` of the API and its imports, for reflection.\n",
+    );
+    code.push_str("pub const FILE_DESCRIPTOR_SET: &[u8] = b\"\\\n");
+    code.push_str(&byte_string_body(&set));
+    code.push_str("\";\n");
+    Ok(GeneratedFile::text("src/descriptor_set.rs", code))
+}
+
+/// `FileDescriptorProto.source_code_info`.
+const SOURCE_CODE_INFO: u64 = 9;
+
+/// Depth-first, dependencies before dependants, in name order.
+fn visit(file: &FileDescriptor, seen: &mut BTreeSet<String>, out: &mut Vec<FileDescriptor>) {
+    if !seen.insert(file.name().to_string()) {
+        return;
+    }
+    let mut deps: Vec<FileDescriptor> = file.dependencies().collect();
+    deps.sort_by(|a, b| a.name().cmp(b.name()));
+    for dep in &deps {
+        visit(dep, seen, out);
+    }
+    out.push(file.clone());
+}
+
+/// Copies an encoded message, leaving out every occurrence of one field.
+fn strip_field(mut buf: &[u8], field: u64) -> Result<Vec<u8>, String> {
+    let bad = |e: prost::DecodeError| format!("malformed descriptor: {e}");
+    let mut out = Vec::with_capacity(buf.len());
+    while !buf.is_empty() {
+        let start = buf;
+        let (tag, wire) = decode_key(&mut buf).map_err(bad)?;
+        let len = match wire {
+            WireType::Varint => {
+                decode_varint(&mut buf).map_err(bad)?;
+                0
+            }
+            WireType::SixtyFourBit => 8,
+            WireType::ThirtyTwoBit => 4,
+            WireType::LengthDelimited => decode_varint(&mut buf).map_err(bad)? as usize,
+            WireType::StartGroup | WireType::EndGroup => {
+                return Err("malformed descriptor: groups are not expected".into());
+            }
+        };
+        if len > buf.len() {
+            return Err("malformed descriptor: truncated field".into());
+        }
+        buf = &buf[len..];
+        let consumed = start.len() - buf.len();
+        if u64::from(tag) != field {
+            out.extend_from_slice(&start[..consumed]);
+        }
+    }
+    Ok(out)
+}
+
+/// The inside of a byte-string literal, wrapped at about 100 columns with `\`
+/// continuations. Spaces are escaped because a continuation swallows leading
+/// whitespace.
+fn byte_string_body(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let mut col = 0;
+    for &b in bytes {
+        let piece = match b {
+            b'"' => "\\\"".to_string(),
+            b'\\' => "\\\\".to_string(),
+            b'!'..=b'~' => (b as char).to_string(),
+            _ => format!("\\x{b:02x}"),
+        };
+        col += piece.len();
+        out.push_str(&piece);
+        if col >= 100 {
+            out.push_str("\\\n");
+            col = 0;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strip_field_keeps_everything_else() {
+        let mut msg = Vec::new();
+        prost::encoding::string::encode(1, &"a.proto".to_string(), &mut msg);
+        prost::encoding::bytes::encode(9, &vec![1u8, 2, 3], &mut msg);
+        prost::encoding::int32::encode(3, &7, &mut msg);
+        let stripped = strip_field(&msg, 9).unwrap();
+        let mut expected = Vec::new();
+        prost::encoding::string::encode(1, &"a.proto".to_string(), &mut expected);
+        prost::encoding::int32::encode(3, &7, &mut expected);
+        assert_eq!(stripped, expected);
+        assert!(strip_field(&[0x0a, 0x05, 0x01], 9).is_err());
+    }
+
+    #[test]
+    fn byte_string_round_trips_through_rustc_rules() {
+        let body = byte_string_body(b"a \"b\"\\\x00\xff");
+        assert_eq!(body, "a\\x20\\\"b\\\"\\\\\\x00\\xff");
+    }
+}

@@ -1,0 +1,92 @@
+//! The per-method metadata table (`src/methods.rs`), rendered with askama.
+
+use crate::GeneratedFile;
+use crate::emit::{RUST_HEADER, lit};
+use crate::model::{Api, Idempotency, MethodKind};
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "methods.rs", escape = "none")]
+struct MethodsRs {
+    methods: Vec<MethodRow>,
+    services: Vec<String>,
+}
+
+/// One table row; every string is already a Rust literal.
+struct MethodRow {
+    service: String,
+    method: String,
+    grpc_path: String,
+    input_type: String,
+    output_type: String,
+    kind: &'static str,
+    idempotency: &'static str,
+    public: bool,
+    scopes: String,
+    http: Vec<HttpRow>,
+    graphql: &'static str,
+    deprecated: bool,
+}
+
+struct HttpRow {
+    method: String,
+    path: String,
+    body: String,
+    response_body: String,
+}
+
+/// Emits `src/methods.rs`.
+pub fn emit(api: &Api) -> Result<GeneratedFile, String> {
+    // Sorted by gRPC path so the runtime can binary-search the table.
+    let mut sorted: Vec<_> = api.methods().collect();
+    sorted.sort_by(|a, b| a.1.grpc_path.cmp(&b.1.grpc_path));
+    let methods: Vec<MethodRow> = sorted
+        .into_iter()
+        .map(|(svc, m)| MethodRow {
+            service: lit(&svc.full_name),
+            method: lit(&m.name),
+            grpc_path: lit(&m.grpc_path),
+            input_type: lit(&m.input),
+            output_type: lit(&m.output),
+            kind: match m.kind {
+                MethodKind::Unary => "Unary",
+                MethodKind::ServerStreaming => "ServerStreaming",
+                MethodKind::ClientStreaming => "ClientStreaming",
+                MethodKind::BidiStreaming => "BidiStreaming",
+            },
+            idempotency: match m.idempotency {
+                Idempotency::Unknown => "Unknown",
+                Idempotency::NoSideEffects => "NoSideEffects",
+                Idempotency::Idempotent => "Idempotent",
+            },
+            public: m.auth.public,
+            scopes: m
+                .auth
+                .scopes
+                .iter()
+                .map(|s| lit(s))
+                .collect::<Vec<_>>()
+                .join(", "),
+            http: m
+                .http
+                .iter()
+                .map(|h| HttpRow {
+                    method: lit(h.method.as_str()),
+                    path: lit(&h.template.to_string()),
+                    body: lit(h.body.as_str()),
+                    response_body: lit(h.response_body.as_deref().unwrap_or("")),
+                })
+                .collect(),
+            graphql: m.graphql.name(),
+            deprecated: m.deprecated,
+        })
+        .collect();
+    let services = api.services.iter().map(|s| lit(&s.full_name)).collect();
+    let body = MethodsRs { methods, services }
+        .render()
+        .map_err(|e| format!("methods.rs template: {e}"))?;
+    Ok(GeneratedFile::text(
+        "src/methods.rs",
+        format!("{RUST_HEADER}{body}\n"),
+    ))
+}

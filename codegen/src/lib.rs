@@ -1,0 +1,143 @@
+//! The Dotlanth API generator.
+//!
+//! Its core is one pure function, [`generate`]: an encoded descriptor set (the
+//! files to generate plus all their imports), the names of the files to generate
+//! and [`Options`] go in; a list of [`GeneratedFile`]s comes out. On the way it
+//! builds **one model** of the API ([`model::Api`], by [`registry::build`]) that
+//! every emitter in [`emit`] reads. Two drivers call it: `cargo xtask gen`
+//! (protox) and the protoc plugin `protoc-gen-dotlanth` (`buf generate`, see
+//! [`plugin`]); both therefore write the same bytes.
+
+pub mod emit;
+pub mod model;
+pub mod plugin;
+pub mod registry;
+pub mod template;
+
+use prost::Message;
+use prost_reflect::DescriptorPool;
+use std::fmt;
+
+pub use registry::Diagnostic;
+
+/// Settings of a generation run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Name of the generated crate (`Cargo.toml`'s `package.name`).
+    pub crate_name: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            crate_name: "dotlanth-api".into(),
+        }
+    }
+}
+
+impl Options {
+    /// Parses `key=value` pairs separated by commas (the protoc plugin parameter).
+    pub fn parse(parameter: &str) -> Result<Self, Error> {
+        let mut options = Options::default();
+        for pair in parameter
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match pair.split_once('=') {
+                Some(("crate_name", v)) if !v.is_empty() => options.crate_name = v.to_string(),
+                _ => {
+                    return Err(Error::Options(format!(
+                        "unknown option `{pair}` (known: crate_name=NAME)"
+                    )));
+                }
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// One output file, its path relative to the output directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// Relative path, `/`-separated.
+    pub path: String,
+    /// The bytes to write.
+    pub contents: Vec<u8>,
+}
+
+impl GeneratedFile {
+    /// A text file.
+    pub fn text(path: impl Into<String>, contents: impl Into<String>) -> Self {
+        GeneratedFile {
+            path: path.into(),
+            contents: contents.into().into_bytes(),
+        }
+    }
+}
+
+/// Why generation failed.
+#[derive(Debug)]
+pub enum Error {
+    /// The descriptor set does not decode or link.
+    Descriptors(String),
+    /// The protos break a rule; every problem found is listed.
+    Invalid(Vec<Diagnostic>),
+    /// An emitter failed.
+    Emit(String),
+    /// Bad generator options.
+    Options(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Descriptors(e) => write!(f, "invalid descriptor set: {e}"),
+            Error::Invalid(diags) => {
+                write!(f, "{} problem(s) in the protos:", diags.len())?;
+                for d in diags {
+                    write!(f, "\n  {d}")?;
+                }
+                Ok(())
+            }
+            Error::Emit(e) => write!(f, "generation failed: {e}"),
+            Error::Options(e) => write!(f, "invalid options: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Generates every output file for `files_to_generate`.
+///
+/// `descriptor_set` is an encoded `google.protobuf.FileDescriptorSet` holding those
+/// files and everything they import. The result is sorted by path and depends only
+/// on the descriptors' content, not on the order of files in the set.
+pub fn generate(
+    descriptor_set: &[u8],
+    files_to_generate: &[String],
+    options: &Options,
+) -> Result<Vec<GeneratedFile>, Error> {
+    let pool =
+        DescriptorPool::decode(descriptor_set).map_err(|e| Error::Descriptors(e.to_string()))?;
+    let api = registry::build(&pool, files_to_generate).map_err(Error::Invalid)?;
+
+    // prost-build and pbjson-build read plain descriptors; feed them in a fixed order.
+    let mut fds = prost_types::FileDescriptorSet::decode(descriptor_set)
+        .map_err(|e| Error::Descriptors(e.to_string()))?;
+    fds.file.sort_by(|a, b| a.name().cmp(b.name()));
+
+    let mut files = emit::rust_types::emit(&api, &fds).map_err(Error::Emit)?;
+    let packages_with_code: Vec<String> = api
+        .packages
+        .iter()
+        .filter(|p| files.iter().any(|f| f.path == format!("src/{p}.rs")))
+        .cloned()
+        .collect();
+    files.extend(emit::support::emit());
+    files.push(emit::methods::emit(&api).map_err(Error::Emit)?);
+    files.push(emit::descriptor::emit(&pool, &api.files).map_err(Error::Emit)?);
+    files.extend(emit::crate_root::emit(&api, options, &packages_with_code));
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}

@@ -1,0 +1,62 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `gen [--check] [--protos DIR] [--out DIR]`: generate the API crate from protos.
+//! - `lint`, `breaking`, `baseline`: `buf lint` / `buf breaking` against the
+//!   committed API baseline, and the deliberate step that moves the baseline.
+//! - `test`: install the pinned test tools when missing, then run every test.
+//! - `bench grpc`: latency and throughput of the gRPC stack.
+
+mod bench;
+mod codegen;
+mod tools;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Dotlanth project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate the API crate (types, stubs, metadata, descriptors) from protos.
+    Gen(codegen::GenArgs),
+    /// Run `buf lint` on proto/.
+    Lint,
+    /// Run `buf breaking` on proto/ against the committed API baseline.
+    Breaking,
+    /// Move the API baseline to the current protos (a deliberate, reviewed step).
+    Baseline,
+    /// Install the pinned test tools when missing, then run `cargo test --workspace`.
+    Test {
+        /// Extra arguments for `cargo test`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Benchmarks.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Gen(args) => codegen::run(args),
+        Command::Lint => tools::buf_lint(),
+        Command::Breaking => tools::buf_breaking(),
+        Command::Baseline => tools::move_baseline(),
+        Command::Test { args } => tools::test(&args),
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
