@@ -8,10 +8,14 @@
 //! by `cargo xtask gen` (or `buf generate` with `protoc-gen-dotlanth`).
 #![allow(clippy::all, clippy::pedantic, rustdoc::all, missing_docs)]
 
+#[rustfmt::skip]
 pub mod meta;
+#[rustfmt::skip]
 pub mod methods;
+#[rustfmt::skip]
 pub mod wkt;
 
+#[rustfmt::skip]
 mod descriptor_set;
 pub use descriptor_set::FILE_DESCRIPTOR_SET;
 

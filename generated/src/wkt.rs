@@ -33,9 +33,7 @@ impl Timestamp {
 
     /// Canonical proto3 JSON text, or `None` when out of the valid range.
     pub fn to_rfc3339(&self) -> Option<String> {
-        if !(MIN_SECONDS..=MAX_SECONDS).contains(&self.seconds)
-            || !(0..1_000_000_000).contains(&self.nanos)
-        {
+        if !(MIN_SECONDS..=MAX_SECONDS).contains(&self.seconds) || !(0..1_000_000_000).contains(&self.nanos) {
             return None;
         }
         let t = chrono::DateTime::from_timestamp(self.seconds, self.nanos as u32)?;
@@ -44,8 +42,7 @@ impl Timestamp {
 
     /// Parses RFC 3339 text (any offset; `T` and `Z` in upper or lower case).
     pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
-        let t = chrono::DateTime::parse_from_rfc3339(s)
-            .map_err(|e| format!("invalid timestamp `{s}`: {e}"))?;
+        let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|e| format!("invalid timestamp `{s}`: {e}"))?;
         let ts = Timestamp {
             seconds: t.timestamp(),
             nanos: t.timestamp_subsec_nanos() as i32,
@@ -92,11 +89,7 @@ impl std::fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.to_rfc3339() {
             Some(s) => f.write_str(&s),
-            None => write!(
-                f,
-                "Timestamp {{ seconds: {}, nanos: {} }}",
-                self.seconds, self.nanos
-            ),
+            None => write!(f, "Timestamp {{ seconds: {}, nanos: {} }}", self.seconds, self.nanos),
         }
     }
 }
