@@ -1,0 +1,152 @@
+//! The gRPC adapter of the [`Gate`]: a tower layer in front of the tonic routes.
+//!
+//! It looks the request path up in the generated method table, admits the call
+//! (answering `UNAUTHENTICATED`/`PERMISSION_DENIED` itself), runs the service
+//! inside the call's span, and watches the response for its `grpc-status`
+//! (headers for trailers-only answers, trailers otherwise) to finish the call.
+
+use crate::gate::{Call, Gate};
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body::{Body as HttpBody, Frame};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tonic::Code;
+use tonic::body::Body;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+/// Services answered without metadata or authentication.
+const PUBLIC_SERVICES: &[&str] = &[
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// Wraps tonic's routes with the gate.
+#[derive(Clone)]
+pub struct GateLayer {
+    gate: Gate,
+}
+
+impl GateLayer {
+    /// A layer admitting calls through `gate`.
+    pub fn new(gate: Gate) -> Self {
+        GateLayer { gate }
+    }
+}
+
+impl<S> Layer<S> for GateLayer {
+    type Service = GateService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        GateService { inner, gate: self.gate.clone() }
+    }
+}
+
+/// See [`GateLayer`].
+#[derive(Clone)]
+pub struct GateService<S> {
+    inner: S,
+    gate: Gate,
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GateService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        // Take the service that was driven to readiness, leave a fresh clone.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let path = req.uri().path();
+        let call = match dotlanth_api::methods::by_grpc_path(path) {
+            Some(method) => self.gate.admit(method, req.headers()),
+            None => match split_path(path) {
+                Some((service, method)) if PUBLIC_SERVICES.contains(&service) => {
+                    let kind = if service.starts_with("grpc.reflection") { "bidi_stream" } else { "unary" };
+                    Ok(self.gate.admit_public(service, method, kind, req.headers()))
+                }
+                // Unknown methods go to tonic, which answers UNIMPLEMENTED.
+                _ => return Box::pin(async move { Ok(inner.call(req).await?.map(Body::new)) }),
+            },
+        };
+        match call {
+            Err(status) => Box::pin(async move { Ok(status.into_http()) }),
+            Ok(mut call) => {
+                let span = call.span.clone();
+                Box::pin(
+                    async move {
+                        let response = inner.call(req).await?;
+                        let (parts, body) = response.into_parts();
+                        if let Some(code) = grpc_status(&parts.headers) {
+                            call.finish(code);
+                        }
+                        Ok(Response::from_parts(parts, Body::new(ObservedBody { inner: Box::pin(body), call })))
+                    }
+                    .instrument(span),
+                )
+            }
+        }
+    }
+}
+
+fn split_path(path: &str) -> Option<(&str, &str)> {
+    path.strip_prefix('/')?.split_once('/')
+}
+
+fn grpc_status(headers: &HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?.to_str().ok()?;
+    Some(Code::from_i32(value.parse().ok()?))
+}
+
+/// A response body that finishes its call when the trailers (or the end) arrive.
+struct ObservedBody<B> {
+    inner: Pin<Box<B>>,
+    call: Call,
+}
+
+impl<B: HttpBody<Data = Bytes>> HttpBody for ObservedBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = &mut *self;
+        let polled = this.inner.as_mut().poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
+                    this.call.finish(code);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => this.call.finish(Code::Internal),
+            // A gRPC response always ends with trailers; reaching the end first is odd.
+            Poll::Ready(None) => this.call.finish(Code::Unknown),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,54 @@
+//! The HTTP port: `/metrics`, `/healthz`, `/readyz` (REST and GraphQL join later).
+
+use crate::metrics::Metrics;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct HttpState {
+    /// None when telemetry is off.
+    pub metrics: Option<Metrics>,
+    /// True once both listeners serve, false again when shutting down.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// The router of the HTTP port.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    let body = state.metrics.as_ref().map(Metrics::render).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
+}
+
+async fn healthz() -> impl IntoResponse {
+    json(StatusCode::OK, r#"{"status":"ok"}"#)
+}
+
+async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
+    if state.ready.load(Ordering::Acquire) {
+        json(StatusCode::OK, r#"{"status":"ready"}"#)
+    } else {
+        json(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"not ready"}"#)
+    }
+}
+
+async fn not_found() -> impl IntoResponse {
+    json(StatusCode::NOT_FOUND, r#"{"code":5,"message":"no such path","details":[]}"#)
+}
+
+fn json(status: StatusCode, body: &'static str) -> impl IntoResponse {
+    (status, [(header::CONTENT_TYPE, "application/json")], body)
+}

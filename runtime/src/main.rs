@@ -1,0 +1,69 @@
+//! `dotlanth`: the Dotlanth API server.
+
+mod auth;
+mod config;
+mod gate;
+mod grpc_layer;
+mod http;
+mod metrics;
+mod server;
+mod services;
+mod telemetry;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "dotlanth", version, about = "The Dotlanth VM API server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve gRPC (and gRPC-Web) and HTTP over one VM.
+    Serve {
+        /// Configuration file (default: the embedded config/default.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// gRPC listen address.
+        #[arg(long)]
+        grpc_addr: Option<SocketAddr>,
+        /// HTTP listen address.
+        #[arg(long)]
+        http_addr: Option<SocketAddr>,
+        /// Data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let Command::Serve { config, grpc_addr, http_addr, data_dir } = Cli::parse().command;
+    let overrides = config::Overrides { grpc_addr, http_addr, data_dir };
+    let config = match config::Config::load(config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dotlanth: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_logging(&config.telemetry);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("dotlanth: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server::serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Server assembly: one process, two ports, one VM.
+//!
+//! gRPC port: CORS → gRPC-Web translation → [`GateLayer`] → tonic routes (health,
+//! reflection v1 and v1alpha, the API services). HTTP port: [`crate::http`].
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::gate::Gate;
+use crate::grpc_layer::GateLayer;
+use crate::http::{HttpState, router};
+use crate::metrics::Metrics;
+use crate::services::{monitoring::Monitoring, runtime::Runtime, vm::Dots};
+use anyhow::{Context, Result};
+use dotlanth_api::dotlanth::monitoring::v1::monitoring_service_server::MonitoringServiceServer;
+use dotlanth_api::dotlanth::runtime::v1::runtime_service_server::RuntimeServiceServer;
+use dotlanth_api::dotlanth::vm::v1::vm_service_server::VmServiceServer;
+use http::HeaderValue;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config) -> Result<()> {
+    let vm_config = config.vm_config();
+    let data_dir = vm_config.data_dir.clone();
+    let vm = tokio::task::spawn_blocking(move || dotlanth_vm::Vm::open(vm_config))
+        .await?
+        .with_context(|| format!("opening the VM store in {}", data_dir.display()))?;
+    let producer = vm.spawn_block_producer();
+
+    let metrics = config.telemetry.enabled.then(Metrics::new);
+    let auth = config.auth.enabled.then(|| Authenticator::new(&config.auth));
+    if !config.auth.enabled {
+        tracing::warn!("authentication is disabled: every method is open to anyone");
+    }
+    let gate = Gate::new(auth, metrics.clone());
+
+    let grpc_listener = TcpListener::bind(config.server.grpc_addr)
+        .await
+        .with_context(|| format!("binding gRPC on {}", config.server.grpc_addr))?;
+    let http_listener = TcpListener::bind(config.server.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP on {}", config.server.http_addr))?;
+    let grpc_addr = grpc_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let ready = Arc::new(AtomicBool::new(false));
+
+    let grpc = grpc_server(&config, vm.clone(), gate, grpc_listener, shutdown_rx.clone()).await?;
+    let http_state = HttpState { metrics, ready: ready.clone() };
+    let mut http_shutdown = shutdown_rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(http_listener, router(http_state))
+            .with_graceful_shutdown(async move {
+                let _ = http_shutdown.wait_for(|s| *s).await;
+            })
+            .await
+    });
+
+    ready.store(true, Ordering::Release);
+    tracing::info!(grpc = %grpc_addr, http = %http_addr, data_dir = %config.storage.data_dir.display(), "dotlanth serving");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    ready.store(false, Ordering::Release);
+    let _ = shutdown_tx.send(true);
+    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    let drained = tokio::time::timeout(grace, async {
+        let _ = grpc.await;
+        let _ = http.await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("in-flight calls did not finish within the grace period");
+    }
+    producer.abort();
+    drop(vm);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn grpc_server(
+    config: &Config,
+    vm: dotlanth_vm::Vm,
+    gate: Gate,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<Result<(), tonic::transport::Error>>> {
+    let limit = config.server.max_message_bytes;
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    for service in dotlanth_api::methods::SERVICES {
+        health_reporter
+            .set_service_status(*service, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(dotlanth_api::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
+    let reflection_v1alpha = reflection().build_v1alpha().context("building reflection v1alpha")?;
+
+    let origins: Vec<HeaderValue> = config
+        .server
+        .cors_allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([http::Method::POST, http::Method::OPTIONS])
+        .allow_headers(tower_http::cors::Any)
+        .expose_headers([
+            http::HeaderName::from_static("grpc-status"),
+            http::HeaderName::from_static("grpc-message"),
+            http::HeaderName::from_static("grpc-status-details-bin"),
+        ]);
+
+    let router = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .layer(cors)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(GateLayer::new(gate))
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(
+            RuntimeServiceServer::new(Runtime)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(usize::MAX),
+        )
+        .add_service(VmServiceServer::new(Dots::new(vm.clone())).max_decoding_message_size(limit))
+        .add_service(MonitoringServiceServer::new(Monitoring::new(vm)).max_decoding_message_size(limit));
+    Ok(tokio::spawn(async move {
+        router
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            })
+            .await
+    }))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,132 @@
+//! `dotlanth.monitoring.v1.MonitoringService`.
+
+use super::{blocking, millis, vm::dot_event};
+use dotlanth_api::dotlanth::monitoring::v1 as pb;
+use dotlanth_api::dotlanth::monitoring::v1::monitoring_service_server::MonitoringService;
+use dotlanth_api::dotlanth::monitoring::v1::stream_events_response::Event;
+use dotlanth_vm::{Vm, VmEvent};
+use futures_util::Stream;
+use std::pin::Pin;
+use tonic::{Request, Response, Status};
+
+/// Status, blocks and the event stream.
+pub struct Monitoring {
+    vm: Vm,
+}
+
+impl Monitoring {
+    /// Over this VM.
+    pub fn new(vm: Vm) -> Self {
+        Monitoring { vm }
+    }
+}
+
+/// A VM block as its API message.
+pub fn block(b: dotlanth_vm::Block) -> pb::Block {
+    pb::Block {
+        height: b.height,
+        hash: b.hash_hex(),
+        parent_hash: b.parent_hash_hex(),
+        timestamp: Some(millis(b.timestamp)),
+        executions: b
+            .executions
+            .into_iter()
+            .map(|e| pb::ExecutionSummary {
+                id: e.id,
+                dot: e.dot,
+                function: e.function,
+                fuel_used: e.fuel_used,
+                event_count: u32::try_from(e.events.len()).unwrap_or(u32::MAX),
+            })
+            .collect(),
+    }
+}
+
+/// Which events a stream delivers.
+struct Filter {
+    blocks: bool,
+    dot_events: bool,
+    dots: Vec<String>,
+}
+
+impl Filter {
+    fn new(filter: Option<pb::EventFilter>) -> Result<Self, Status> {
+        let filter = filter.unwrap_or_default();
+        let mut kinds = Vec::new();
+        for k in &filter.kinds {
+            match pb::EventKind::try_from(*k) {
+                Ok(pb::EventKind::Unspecified) | Err(_) => {
+                    return Err(Status::invalid_argument(format!("filter.kinds: unknown event kind {k}")));
+                }
+                Ok(kind) => kinds.push(kind),
+            }
+        }
+        Ok(Filter {
+            blocks: kinds.is_empty() || kinds.contains(&pb::EventKind::Block),
+            dot_events: kinds.is_empty() || kinds.contains(&pb::EventKind::Dot),
+            dots: filter.dots,
+        })
+    }
+
+    fn accepts(&self, event: &VmEvent) -> bool {
+        match event {
+            VmEvent::Block(_) => self.blocks,
+            VmEvent::Dot(e) => self.dot_events && (self.dots.is_empty() || self.dots.contains(&e.dot)),
+        }
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamEventsResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl MonitoringService for Monitoring {
+    async fn get_status(&self, _: Request<pb::GetStatusRequest>) -> Result<Response<pb::GetStatusResponse>, Status> {
+        let s = self.vm.status();
+        Ok(Response::new(pb::GetStatusResponse {
+            height: s.height,
+            dots: s.dots,
+            executions: s.executions_total,
+            uptime: Some(pbjson_types::Duration {
+                seconds: s.uptime.as_secs() as i64,
+                nanos: s.uptime.subsec_nanos() as i32,
+            }),
+            started_at: Some(s.started_at.into()),
+        }))
+    }
+
+    async fn get_block(&self, request: Request<pb::GetBlockRequest>) -> Result<Response<pb::GetBlockResponse>, Status> {
+        let height = request.into_inner().height;
+        let vm = self.vm.clone();
+        let b = blocking(move || vm.block(height)).await?;
+        Ok(Response::new(pb::GetBlockResponse { block: Some(block(b)) }))
+    }
+
+    type StreamEventsStream = EventStream;
+
+    async fn stream_events(&self, request: Request<pb::StreamEventsRequest>) -> Result<Response<EventStream>, Status> {
+        let r = request.into_inner();
+        let filter = Filter::new(r.filter)?;
+        let vm = self.vm.clone();
+        let start = r.start_height;
+        let subscription = blocking(move || vm.try_subscribe(start)).await?;
+        let stream = futures_util::stream::unfold((Some(subscription), filter), |(subscription, filter)| async move {
+            let mut subscription = subscription?;
+            loop {
+                let event = match subscription.next().await? {
+                    Ok(event) => event,
+                    // The subscription has ended; report why, then end the stream.
+                    Err(lagged) => return Some((Err(Status::resource_exhausted(lagged.to_string())), (None, filter))),
+                };
+                if filter.accepts(&event) {
+                    let event = match event {
+                        VmEvent::Block(b) => Event::Block(block(b)),
+                        VmEvent::Dot(e) => Event::DotEvent(dot_event(e)),
+                    };
+                    let message = pb::StreamEventsResponse { event: Some(event) };
+                    return Some((Ok(message), (Some(subscription), filter)));
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
