@@ -7,7 +7,7 @@
 //! - `bench grpc`: latency and throughput of the gRPC stack.
 
 mod bench;
-mod codegen;
+pub mod codegen;
 mod tools;
 
 use anyhow::Result;
