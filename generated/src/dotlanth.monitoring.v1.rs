@@ -257,7 +257,7 @@ pub mod monitoring_service_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::codec::Codec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/dotlanth.monitoring.v1.MonitoringService/GetStatus",
             );
@@ -289,7 +289,7 @@ pub mod monitoring_service_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::codec::Codec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/dotlanth.monitoring.v1.MonitoringService/GetBlock",
             );
@@ -324,7 +324,7 @@ pub mod monitoring_service_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::codec::Codec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/dotlanth.monitoring.v1.MonitoringService/StreamEvents",
             );
@@ -498,7 +498,7 @@ pub mod monitoring_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetStatusSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::codec::Codec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -543,7 +543,7 @@ pub mod monitoring_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetBlockSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::codec::Codec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -590,7 +590,7 @@ pub mod monitoring_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = StreamEventsSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::codec::Codec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,

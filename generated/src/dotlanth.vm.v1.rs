@@ -258,7 +258,7 @@ pub mod vm_service_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::codec::Codec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/dotlanth.vm.v1.VmService/DeployDot",
             );
@@ -291,7 +291,7 @@ pub mod vm_service_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::codec::Codec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/dotlanth.vm.v1.VmService/ExecuteDot",
             );
@@ -315,7 +315,7 @@ pub mod vm_service_client {
                         format!("Service was not ready: {}", e.into()),
                     )
                 })?;
-            let codec = tonic_prost::ProstCodec::default();
+            let codec = crate::codec::Codec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/dotlanth.vm.v1.VmService/GetDot",
             );
@@ -487,7 +487,7 @@ pub mod vm_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = DeployDotSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::codec::Codec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -532,7 +532,7 @@ pub mod vm_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ExecuteDotSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::codec::Codec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,
@@ -575,7 +575,7 @@ pub mod vm_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetDotSvc(inner);
-                        let codec = tonic_prost::ProstCodec::default();
+                        let codec = crate::codec::Codec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
                                 accept_compression_encodings,

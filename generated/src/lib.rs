@@ -9,6 +9,8 @@
 #![allow(clippy::all, clippy::pedantic, rustdoc::all, missing_docs)]
 
 #[rustfmt::skip]
+pub mod codec;
+#[rustfmt::skip]
 pub mod meta;
 #[rustfmt::skip]
 pub mod methods;

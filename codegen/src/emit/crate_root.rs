@@ -28,7 +28,7 @@ pub fn emit(api: &Api, options: &Options, packages_with_code: &[String]) -> Vec<
     lib.push_str(
         "//! by `cargo xtask gen` (or `buf generate` with `protoc-gen-dotlanth`).\n\
          #![allow(clippy::all, clippy::pedantic, rustdoc::all, missing_docs)]\n\n\
-         #[rustfmt::skip]\npub mod meta;\n#[rustfmt::skip]\npub mod methods;\n#[rustfmt::skip]\npub mod wkt;\n\n\
+         #[rustfmt::skip]\npub mod codec;\n#[rustfmt::skip]\npub mod meta;\n#[rustfmt::skip]\npub mod methods;\n#[rustfmt::skip]\npub mod wkt;\n\n\
          #[rustfmt::skip]\nmod descriptor_set;\npub use descriptor_set::FILE_DESCRIPTOR_SET;\n",
     );
     lib.push('\n');

@@ -26,6 +26,7 @@ pub fn emit(api: &Api, fds: &FileDescriptorSet) -> Result<Vec<GeneratedFile>, St
             .build_client(true)
             .build_server(true)
             .build_transport(true)
+            .codec_path("crate::codec::Codec")
             .service_generator(),
     );
     // prost-build needs every file of the set (its message graph resolves every

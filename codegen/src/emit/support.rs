@@ -2,23 +2,23 @@
 
 use crate::{GeneratedFile, emit::RUST_HEADER};
 
-/// `wkt.rs` (well-known types whose canonical JSON pbjson-types gets wrong) and
-/// `meta.rs` (the types of the method metadata table).
+/// Support files and their templates.
+const FILES: &[(&str, &str)] = &[
+    // The stubs' protobuf codec (malformed input is INVALID_ARGUMENT).
+    (
+        "src/codec.rs",
+        include_str!("../../templates/codec.rs.tmpl"),
+    ),
+    // The types of the method metadata table.
+    ("src/meta.rs", include_str!("../../templates/meta.rs.tmpl")),
+    // Well-known types whose canonical JSON pbjson-types gets wrong.
+    ("src/wkt.rs", include_str!("../../templates/wkt.rs.tmpl")),
+];
+
+/// Emits the support files.
 pub fn emit() -> Vec<GeneratedFile> {
-    vec![
-        GeneratedFile::text(
-            "src/wkt.rs",
-            format!(
-                "{RUST_HEADER}{}",
-                include_str!("../../templates/wkt.rs.tmpl")
-            ),
-        ),
-        GeneratedFile::text(
-            "src/meta.rs",
-            format!(
-                "{RUST_HEADER}{}",
-                include_str!("../../templates/meta.rs.tmpl")
-            ),
-        ),
-    ]
+    FILES
+        .iter()
+        .map(|(path, body)| GeneratedFile::text(*path, format!("{RUST_HEADER}{body}")))
+        .collect()
 }
