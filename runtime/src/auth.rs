@@ -42,17 +42,27 @@ impl Authenticator {
             .map(|t| {
                 (
                     digest(&t.token),
-                    Principal { name: t.name.clone(), scopes: t.scopes.clone(), development: t.development },
+                    Principal {
+                        name: t.name.clone(),
+                        scopes: t.scopes.clone(),
+                        development: t.development,
+                    },
                 )
             })
             .collect();
-        Authenticator { tokens: Arc::new(tokens) }
+        Authenticator {
+            tokens: Arc::new(tokens),
+        }
     }
 
     /// Decides whether the caller may invoke `method`. Public methods admit anyone
     /// (a valid token still identifies the caller); the others need a known token
     /// holding every scope the method requires.
-    pub fn authorize(&self, method: &MethodInfo, headers: &HeaderMap) -> Result<Option<Principal>, Status> {
+    pub fn authorize(
+        &self,
+        method: &MethodInfo,
+        headers: &HeaderMap,
+    ) -> Result<Option<Principal>, Status> {
         let principal = match bearer(headers) {
             Ok(Some(token)) => self.tokens.get(&digest(token)).cloned(),
             Ok(None) | Err(_) => None,
@@ -62,7 +72,9 @@ impl Authenticator {
         }
         let Some(principal) = principal else {
             return Err(match bearer(headers) {
-                Ok(None) => Status::unauthenticated("missing bearer token (send `authorization: Bearer <token>`)"),
+                Ok(None) => Status::unauthenticated(
+                    "missing bearer token (send `authorization: Bearer <token>`)",
+                ),
                 Err(msg) => Status::unauthenticated(msg),
                 Ok(Some(_)) => Status::unauthenticated("invalid bearer token"),
             });
@@ -89,8 +101,13 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
     let Some(value) = headers.get(http::header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| "malformed authorization header")?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or("authorization header must be `Bearer <token>`")?;
+    let value = value
+        .to_str()
+        .map_err(|_| "malformed authorization header")?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or("authorization header must be `Bearer <token>`")?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err("authorization header must be `Bearer <token>`");
     }
@@ -125,8 +142,18 @@ mod tests {
             enabled: true,
             dev_tokens_enabled: dev_enabled,
             tokens: vec![
-                TokenConfig { name: "reader".into(), token: "r".into(), scopes: vec!["read".into()], development: false },
-                TokenConfig { name: "dev".into(), token: "d".into(), scopes: vec!["*".into()], development: true },
+                TokenConfig {
+                    name: "reader".into(),
+                    token: "r".into(),
+                    scopes: vec!["read".into()],
+                    development: false,
+                },
+                TokenConfig {
+                    name: "dev".into(),
+                    token: "d".into(),
+                    scopes: vec!["*".into()],
+                    development: true,
+                },
             ],
         })
     }
@@ -140,21 +167,46 @@ mod tests {
     #[test]
     fn decisions() {
         let a = auth(true);
-        let code = |m: &MethodInfo, h: &HeaderMap| a.authorize(m, h).map(|p| p.map(|p| p.name)).map_err(|s| s.code());
+        let code = |m: &MethodInfo, h: &HeaderMap| {
+            a.authorize(m, h)
+                .map(|p| p.map(|p| p.name))
+                .map_err(|s| s.code())
+        };
         let secured = method(false, &["read"]);
         let writer = method(false, &["write"]);
-        assert_eq!(code(&secured, &HeaderMap::new()), Err(tonic::Code::Unauthenticated));
-        assert_eq!(code(&secured, &headers("Bearer nope")), Err(tonic::Code::Unauthenticated));
-        assert_eq!(code(&secured, &headers("Basic r")), Err(tonic::Code::Unauthenticated));
-        assert_eq!(code(&secured, &headers("bearer r")), Ok(Some("reader".into())));
-        assert_eq!(code(&writer, &headers("Bearer r")), Err(tonic::Code::PermissionDenied));
+        assert_eq!(
+            code(&secured, &HeaderMap::new()),
+            Err(tonic::Code::Unauthenticated)
+        );
+        assert_eq!(
+            code(&secured, &headers("Bearer nope")),
+            Err(tonic::Code::Unauthenticated)
+        );
+        assert_eq!(
+            code(&secured, &headers("Basic r")),
+            Err(tonic::Code::Unauthenticated)
+        );
+        assert_eq!(
+            code(&secured, &headers("bearer r")),
+            Ok(Some("reader".into()))
+        );
+        assert_eq!(
+            code(&writer, &headers("Bearer r")),
+            Err(tonic::Code::PermissionDenied)
+        );
         assert_eq!(code(&writer, &headers("Bearer d")), Ok(Some("dev".into())));
-        assert_eq!(code(&method(false, &[]), &headers("Bearer r")), Ok(Some("reader".into())));
+        assert_eq!(
+            code(&method(false, &[]), &headers("Bearer r")),
+            Ok(Some("reader".into()))
+        );
         assert_eq!(code(&method(true, &[]), &HeaderMap::new()), Ok(None));
         assert_eq!(code(&method(true, &[]), &headers("Bearer bogus")), Ok(None));
         let no_dev = auth(false);
         assert_eq!(
-            no_dev.authorize(&writer, &headers("Bearer d")).unwrap_err().code(),
+            no_dev
+                .authorize(&writer, &headers("Bearer d"))
+                .unwrap_err()
+                .code(),
             tonic::Code::Unauthenticated
         );
     }

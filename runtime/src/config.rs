@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub http_addr: SocketAddr,
     /// Largest accepted request message.
     pub max_message_bytes: usize,
+    /// In-flight calls per connection.
+    pub max_concurrent_calls_per_connection: usize,
     /// Grace period for in-flight calls on shutdown.
     pub shutdown_grace_ms: u64,
     /// Browser origins allowed for gRPC-Web.
@@ -169,6 +171,9 @@ impl Config {
         if self.vm.block_interval_ms == 0 {
             bail!("vm.block_interval_ms must be positive");
         }
+        if self.server.max_concurrent_calls_per_connection == 0 {
+            bail!("server.max_concurrent_calls_per_connection must be positive");
+        }
         if self.server.max_message_bytes == 0 {
             bail!("server.max_message_bytes must be positive");
         }
@@ -249,7 +254,11 @@ mod tests {
             ("DOTLANTH__SERVER__GRPC_ADDR", "127.0.0.1:1"),
             ("OTHER", "x"),
         ];
-        apply_env(&mut t, vars.iter().map(|(a, b)| (a.to_string(), b.to_string()))).unwrap();
+        apply_env(
+            &mut t,
+            vars.iter().map(|(a, b)| (a.to_string(), b.to_string())),
+        )
+        .unwrap();
         let c: Config = toml::Value::Table(t).try_into().unwrap();
         assert_eq!(c.vm.block_interval_ms, 100);
         assert!(!c.auth.enabled);

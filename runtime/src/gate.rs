@@ -51,15 +51,28 @@ impl Gate {
 
     /// Starts a call of an infrastructure method without metadata (health,
     /// reflection): public, but observed like the others.
-    pub fn admit_public(&self, service: &str, method: &str, kind: &'static str, headers: &HeaderMap) -> Call {
+    pub fn admit_public(
+        &self,
+        service: &str,
+        method: &str,
+        kind: &'static str,
+        headers: &HeaderMap,
+    ) -> Call {
         self.begin(service, method, kind, headers)
     }
 
     fn begin(&self, service: &str, method: &str, kind: &'static str, headers: &HeaderMap) -> Call {
         let Some(metrics) = &self.metrics else {
-            return Call { observed: None, span: Span::none(), principal: None, done: false };
+            return Call {
+                observed: None,
+                span: Span::none(),
+                principal: None,
+                done: false,
+            };
         };
-        let ctx = TraceContext::from_traceparent(headers.get("traceparent").and_then(|v| v.to_str().ok()));
+        let ctx = TraceContext::from_traceparent(
+            headers.get("traceparent").and_then(|v| v.to_str().ok()),
+        );
         let span = tracing::info_span!(
             "rpc",
             trace_id = %ctx.trace_id,
@@ -75,7 +88,11 @@ impl Gate {
         };
         metrics.started.get_or_create(&labels).inc();
         Call {
-            observed: Some(Observed { metrics: metrics.clone(), labels, start: Instant::now() }),
+            observed: Some(Observed {
+                metrics: metrics.clone(),
+                labels,
+                start: Instant::now(),
+            }),
             span,
             principal: None,
             done: false,
@@ -118,8 +135,15 @@ impl Call {
                 grpc_code: code_name(code).to_string(),
             })
             .inc();
-        o.metrics.handling.get_or_create(&o.labels).observe(elapsed.as_secs_f64());
-        let caller = self.principal.as_ref().map(|p| p.name.as_str()).unwrap_or("");
+        o.metrics
+            .handling
+            .get_or_create(&o.labels)
+            .observe(elapsed.as_secs_f64());
+        let caller = self
+            .principal
+            .as_ref()
+            .map(|p| p.name.as_str())
+            .unwrap_or("");
         self.span.in_scope(|| {
             tracing::info!(
                 grpc_code = code_name(code),

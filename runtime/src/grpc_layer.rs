@@ -40,7 +40,10 @@ impl GateLayer {
 impl<S> Layer<S> for GateLayer {
     type Service = GateService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        GateService { inner, gate: self.gate.clone() }
+        GateService {
+            inner,
+            gate: self.gate.clone(),
+        }
     }
 }
 
@@ -79,7 +82,11 @@ where
             Some(method) => self.gate.admit(method, req.headers()),
             None => match split_path(path) {
                 Some((service, method)) if PUBLIC_SERVICES.contains(&service) => {
-                    let kind = if service.starts_with("grpc.reflection") { "bidi_stream" } else { "unary" };
+                    let kind = if service.starts_with("grpc.reflection") {
+                        "bidi_stream"
+                    } else {
+                        "unary"
+                    };
                     Ok(self.gate.admit_public(service, method, kind, req.headers()))
                 }
                 // Unknown methods go to tonic, which answers UNIMPLEMENTED.
@@ -97,7 +104,13 @@ where
                         if let Some(code) = grpc_status(&parts.headers) {
                             call.finish(code);
                         }
-                        Ok(Response::from_parts(parts, Body::new(ObservedBody { inner: Box::pin(body), call })))
+                        Ok(Response::from_parts(
+                            parts,
+                            Body::new(ObservedBody {
+                                inner: Box::pin(body),
+                                call,
+                            }),
+                        ))
                     }
                     .instrument(span),
                 )
@@ -125,7 +138,10 @@ impl<B: HttpBody<Data = Bytes>> HttpBody for ObservedBody<B> {
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = &mut *self;
         let polled = this.inner.as_mut().poll_frame(cx);
         match &polled {

@@ -29,8 +29,18 @@ pub fn router(state: HttpState) -> Router {
 }
 
 async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    let body = state.metrics.as_ref().map(Metrics::render).unwrap_or_default();
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
+    let body = state
+        .metrics
+        .as_ref()
+        .map(Metrics::render)
+        .unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -46,7 +56,10 @@ async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
 }
 
 async fn not_found() -> impl IntoResponse {
-    json(StatusCode::NOT_FOUND, r#"{"code":5,"message":"no such path","details":[]}"#)
+    json(
+        StatusCode::NOT_FOUND,
+        r#"{"code":5,"message":"no such path","details":[]}"#,
+    )
 }
 
 fn json(status: StatusCode, body: &'static str) -> impl IntoResponse {

@@ -42,8 +42,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let Command::Serve { config, grpc_addr, http_addr, data_dir } = Cli::parse().command;
-    let overrides = config::Overrides { grpc_addr, http_addr, data_dir };
+    let Command::Serve {
+        config,
+        grpc_addr,
+        http_addr,
+        data_dir,
+    } = Cli::parse().command;
+    let overrides = config::Overrides {
+        grpc_addr,
+        http_addr,
+        data_dir,
+    };
     let config = match config::Config::load(config.as_deref(), &overrides) {
         Ok(c) => c,
         Err(e) => {
@@ -52,7 +61,10 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init_logging(&config.telemetry);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("dotlanth: cannot start the async runtime: {e}");

@@ -44,7 +44,9 @@ pub struct Metrics {
 }
 
 /// go-grpc-prometheus default buckets, in seconds.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -58,8 +60,13 @@ impl Metrics {
         let mut registry = Registry::default();
         let started = Family::<CallLabels, Counter>::default();
         let handled = Family::<HandledLabels, Counter>::default();
-        let handling = Family::<CallLabels, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS));
-        registry.register("grpc_server_started", "RPCs started on the server", started.clone());
+        let handling =
+            Family::<CallLabels, Histogram>::new_with_constructor(|| Histogram::new(BUCKETS));
+        registry.register(
+            "grpc_server_started",
+            "RPCs started on the server",
+            started.clone(),
+        );
         registry.register(
             "grpc_server_handled",
             "RPCs completed on the server, regardless of success or failure",
@@ -70,7 +77,12 @@ impl Metrics {
             "Response latency (seconds) of RPCs handled by the server",
             handling.clone(),
         );
-        Metrics { registry: Arc::new(registry), started, handled, handling }
+        Metrics {
+            registry: Arc::new(registry),
+            started,
+            handled,
+            handling,
+        }
     }
 
     /// The Prometheus/OpenMetrics text exposition.

@@ -33,7 +33,10 @@ pub async fn serve(config: Config) -> Result<()> {
     let producer = vm.spawn_block_producer();
 
     let metrics = config.telemetry.enabled.then(Metrics::new);
-    let auth = config.auth.enabled.then(|| Authenticator::new(&config.auth));
+    let auth = config
+        .auth
+        .enabled
+        .then(|| Authenticator::new(&config.auth));
     if !config.auth.enabled {
         tracing::warn!("authentication is disabled: every method is open to anyone");
     }
@@ -51,8 +54,18 @@ pub async fn serve(config: Config) -> Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
 
-    let grpc = grpc_server(&config, vm.clone(), gate, grpc_listener, shutdown_rx.clone()).await?;
-    let http_state = HttpState { metrics, ready: ready.clone() };
+    let grpc = grpc_server(
+        &config,
+        vm.clone(),
+        gate,
+        grpc_listener,
+        shutdown_rx.clone(),
+    )
+    .await?;
+    let http_state = HttpState {
+        metrics,
+        ready: ready.clone(),
+    };
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
         axum::serve(http_listener, router(http_state))
@@ -104,7 +117,9 @@ async fn grpc_server(
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
     let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
-    let reflection_v1alpha = reflection().build_v1alpha().context("building reflection v1alpha")?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .context("building reflection v1alpha")?;
 
     let origins: Vec<HeaderValue> = config
         .server
@@ -124,6 +139,9 @@ async fn grpc_server(
 
     let router = tonic::transport::Server::builder()
         .accept_http1(true)
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .concurrency_limit_per_connection(config.server.max_concurrent_calls_per_connection)
         .layer(cors)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(GateLayer::new(gate))
@@ -136,7 +154,9 @@ async fn grpc_server(
                 .max_encoding_message_size(usize::MAX),
         )
         .add_service(VmServiceServer::new(Dots::new(vm.clone())).max_decoding_message_size(limit))
-        .add_service(MonitoringServiceServer::new(Monitoring::new(vm)).max_decoding_message_size(limit));
+        .add_service(
+            MonitoringServiceServer::new(Monitoring::new(vm)).max_decoding_message_size(limit),
+        );
     Ok(tokio::spawn(async move {
         router
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {

@@ -13,7 +13,9 @@ pub fn init_logging(config: &TelemetryConfig) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log_filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let result = if config.log_format == "text" {
         builder.try_init()
     } else {
@@ -44,8 +46,16 @@ impl TraceContext {
     pub fn from_traceparent(header: Option<&str>) -> Self {
         let span_id = random_hex(8);
         match header.and_then(parse_traceparent) {
-            Some((trace_id, parent)) => TraceContext { trace_id, span_id, parent_span_id: Some(parent) },
-            None => TraceContext { trace_id: random_hex(16), span_id, parent_span_id: None },
+            Some((trace_id, parent)) => TraceContext {
+                trace_id,
+                span_id,
+                parent_span_id: Some(parent),
+            },
+            None => TraceContext {
+                trace_id: random_hex(16),
+                span_id,
+                parent_span_id: None,
+            },
         }
     }
 }
@@ -57,8 +67,17 @@ fn parse_traceparent(value: &str) -> Option<(String, String)> {
     let trace_id = parts.next()?;
     let parent_id = parts.next()?;
     let flags = parts.next()?;
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !hex(version, 2) || version == "ff" || !hex(flags, 2) || !hex(trace_id, 32) || !hex(parent_id, 16) {
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if !hex(version, 2)
+        || version == "ff"
+        || !hex(flags, 2)
+        || !hex(trace_id, 32)
+        || !hex(parent_id, 16)
+    {
         return None;
     }
     if version == "00" && parts.next().is_some() {

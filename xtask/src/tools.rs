@@ -64,9 +64,30 @@ pub fn move_baseline() -> Result<()> {
     Ok(())
 }
 
+/// The test virtualenv (`.venv`), (re)installed from `tests/python/requirements.txt`
+/// whenever that lock file changes.
+pub fn python() -> Result<PathBuf> {
+    let root = crate::root();
+    let venv = root.join(".venv");
+    let python = venv.join("bin/python");
+    let lock = std::fs::read(root.join("tests/python/requirements.txt"))?;
+    let stamp = venv.join("installed-requirements.txt");
+    if python.exists() && std::fs::read(&stamp).is_ok_and(|s| s == lock) {
+        return Ok(python);
+    }
+    println!("installing pinned Python test packages into .venv...");
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(root.join("tests/python/requirements.txt")))?;
+    std::fs::write(&stamp, lock)?;
+    Ok(python)
+}
+
 pub fn test(args: &[String]) -> Result<()> {
     let root = crate::root();
     let buf = buf()?;
+    let python = python()?;
     run(Command::new("cargo")
         .args(["build", "--workspace", "--all-targets"])
         .current_dir(&root))?;
@@ -74,5 +95,6 @@ pub fn test(args: &[String]) -> Result<()> {
         .args(["test", "--workspace"])
         .args(args)
         .env("DOTLANTH_BUF", &buf)
+        .env("DOTLANTH_PYTHON", &python)
         .current_dir(&root))
 }

@@ -28,7 +28,9 @@ pub fn vm_status(err: VmError) -> Status {
 }
 
 /// Runs a blocking VM operation off the async threads.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, VmError> + Send + 'static) -> Result<T, Status> {
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, VmError> + Send + 'static,
+) -> Result<T, Status> {
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => result.map_err(vm_status),
         Err(_) => Err(Status::internal("the operation was interrupted")),

@@ -56,7 +56,9 @@ impl Filter {
         for k in &filter.kinds {
             match pb::EventKind::try_from(*k) {
                 Ok(pb::EventKind::Unspecified) | Err(_) => {
-                    return Err(Status::invalid_argument(format!("filter.kinds: unknown event kind {k}")));
+                    return Err(Status::invalid_argument(format!(
+                        "filter.kinds: unknown event kind {k}"
+                    )));
                 }
                 Ok(kind) => kinds.push(kind),
             }
@@ -71,7 +73,9 @@ impl Filter {
     fn accepts(&self, event: &VmEvent) -> bool {
         match event {
             VmEvent::Block(_) => self.blocks,
-            VmEvent::Dot(e) => self.dot_events && (self.dots.is_empty() || self.dots.contains(&e.dot)),
+            VmEvent::Dot(e) => {
+                self.dot_events && (self.dots.is_empty() || self.dots.contains(&e.dot))
+            }
         }
     }
 }
@@ -80,7 +84,10 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamEventsResponse, St
 
 #[tonic::async_trait]
 impl MonitoringService for Monitoring {
-    async fn get_status(&self, _: Request<pb::GetStatusRequest>) -> Result<Response<pb::GetStatusResponse>, Status> {
+    async fn get_status(
+        &self,
+        _: Request<pb::GetStatusRequest>,
+    ) -> Result<Response<pb::GetStatusResponse>, Status> {
         let s = self.vm.status();
         Ok(Response::new(pb::GetStatusResponse {
             height: s.height,
@@ -94,39 +101,55 @@ impl MonitoringService for Monitoring {
         }))
     }
 
-    async fn get_block(&self, request: Request<pb::GetBlockRequest>) -> Result<Response<pb::GetBlockResponse>, Status> {
+    async fn get_block(
+        &self,
+        request: Request<pb::GetBlockRequest>,
+    ) -> Result<Response<pb::GetBlockResponse>, Status> {
         let height = request.into_inner().height;
         let vm = self.vm.clone();
         let b = blocking(move || vm.block(height)).await?;
-        Ok(Response::new(pb::GetBlockResponse { block: Some(block(b)) }))
+        Ok(Response::new(pb::GetBlockResponse {
+            block: Some(block(b)),
+        }))
     }
 
     type StreamEventsStream = EventStream;
 
-    async fn stream_events(&self, request: Request<pb::StreamEventsRequest>) -> Result<Response<EventStream>, Status> {
+    async fn stream_events(
+        &self,
+        request: Request<pb::StreamEventsRequest>,
+    ) -> Result<Response<EventStream>, Status> {
         let r = request.into_inner();
         let filter = Filter::new(r.filter)?;
         let vm = self.vm.clone();
         let start = r.start_height;
         let subscription = blocking(move || vm.try_subscribe(start)).await?;
-        let stream = futures_util::stream::unfold((Some(subscription), filter), |(subscription, filter)| async move {
-            let mut subscription = subscription?;
-            loop {
-                let event = match subscription.next().await? {
-                    Ok(event) => event,
-                    // The subscription has ended; report why, then end the stream.
-                    Err(lagged) => return Some((Err(Status::resource_exhausted(lagged.to_string())), (None, filter))),
-                };
-                if filter.accepts(&event) {
-                    let event = match event {
-                        VmEvent::Block(b) => Event::Block(block(b)),
-                        VmEvent::Dot(e) => Event::DotEvent(dot_event(e)),
+        let stream = futures_util::stream::unfold(
+            (Some(subscription), filter),
+            |(subscription, filter)| async move {
+                let mut subscription = subscription?;
+                loop {
+                    let event = match subscription.next().await? {
+                        Ok(event) => event,
+                        // The subscription has ended; report why, then end the stream.
+                        Err(lagged) => {
+                            return Some((
+                                Err(Status::resource_exhausted(lagged.to_string())),
+                                (None, filter),
+                            ));
+                        }
                     };
-                    let message = pb::StreamEventsResponse { event: Some(event) };
-                    return Some((Ok(message), (Some(subscription), filter)));
+                    if filter.accepts(&event) {
+                        let event = match event {
+                            VmEvent::Block(b) => Event::Block(block(b)),
+                            VmEvent::Dot(e) => Event::DotEvent(dot_event(e)),
+                        };
+                        let message = pb::StreamEventsResponse { event: Some(event) };
+                        return Some((Ok(message), (Some(subscription), filter)));
+                    }
                 }
-            }
-        });
+            },
+        );
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -1,6 +1,8 @@
 //! `dotlanth.runtime.v1.RuntimeService`.
 
-use dotlanth_api::dotlanth::runtime::v1::{PingRequest, PingResponse, runtime_service_server::RuntimeService};
+use dotlanth_api::dotlanth::runtime::v1::{
+    PingRequest, PingResponse, runtime_service_server::RuntimeService,
+};
 use dotlanth_api::wkt::Timestamp;
 use tonic::{Request, Response, Status};
 

@@ -29,7 +29,11 @@ pub fn dot(info: dotlanth_vm::DotInfo, executions: u64) -> pb::Dot {
         exports: info
             .exports
             .into_iter()
-            .map(|f| pb::ExportedFunction { name: f.name, params: f.params, results: f.results })
+            .map(|f| pb::ExportedFunction {
+                name: f.name,
+                params: f.params,
+                results: f.results,
+            })
             .collect(),
         executions,
     }
@@ -48,7 +52,10 @@ pub fn dot_event(e: dotlanth_vm::DotEvent) -> pb::DotEvent {
 
 #[tonic::async_trait]
 impl VmService for Dots {
-    async fn deploy_dot(&self, request: Request<pb::DeployDotRequest>) -> Result<Response<pb::DeployDotResponse>, Status> {
+    async fn deploy_dot(
+        &self,
+        request: Request<pb::DeployDotRequest>,
+    ) -> Result<Response<pb::DeployDotResponse>, Status> {
         let r = request.into_inner();
         required(&r.name, "name")?;
         if r.module.is_empty() {
@@ -57,10 +64,15 @@ impl VmService for Dots {
         let vm = self.vm.clone();
         let info = blocking(move || vm.deploy(&r.name, &r.module, &r.description)).await?;
         tracing::info!(dot = %info.name, module_hash = %info.module_hash, "dot deployed");
-        Ok(Response::new(pb::DeployDotResponse { dot: Some(dot(info, 0)) }))
+        Ok(Response::new(pb::DeployDotResponse {
+            dot: Some(dot(info, 0)),
+        }))
     }
 
-    async fn execute_dot(&self, request: Request<pb::ExecuteDotRequest>) -> Result<Response<pb::ExecuteDotResponse>, Status> {
+    async fn execute_dot(
+        &self,
+        request: Request<pb::ExecuteDotRequest>,
+    ) -> Result<Response<pb::ExecuteDotResponse>, Status> {
         let r = request.into_inner();
         required(&r.name, "name")?;
         required(&r.function, "function")?;
@@ -75,7 +87,10 @@ impl VmService for Dots {
         }))
     }
 
-    async fn get_dot(&self, request: Request<pb::GetDotRequest>) -> Result<Response<pb::GetDotResponse>, Status> {
+    async fn get_dot(
+        &self,
+        request: Request<pb::GetDotRequest>,
+    ) -> Result<Response<pb::GetDotResponse>, Status> {
         let r = request.into_inner();
         required(&r.name, "name")?;
         let vm = self.vm.clone();
