@@ -67,6 +67,21 @@ pub fn build(pool: &DescriptorPool, files: &[String]) -> Result<Api, Vec<Diagnos
     let mut roots_msgs = Vec::new();
     let mut roots_enums = Vec::new();
     let mut packages = BTreeSet::new();
+    // Rust modules and JSON impls are named after packages (pbjson-build cannot
+    // even read a file without one), so every file of the set needs a package.
+    let mut unpackaged: Vec<String> = pool
+        .files()
+        .filter(|f| f.package_name().is_empty())
+        .map(|f| f.name().to_string())
+        .collect();
+    unpackaged.sort();
+    for name in unpackaged {
+        b.error(
+            &name,
+            "file".into(),
+            "declares no `package`; every proto file needs one (Rust modules are named after packages)".into(),
+        );
+    }
     for name in &files {
         let Some(file) = pool.get_file_by_name(name) else {
             b.diags.push(Diagnostic {
@@ -162,16 +177,16 @@ impl Builder<'_> {
         let pool = self.pool;
         let map = self.comments.entry(file.to_string()).or_insert_with(|| {
             let mut map = HashMap::new();
-            if let Some(fd) = pool.get_file_by_name(file) {
-                if let Some(info) = &fd.file_descriptor_proto().source_code_info {
-                    for loc in &info.location {
-                        let c = Comments {
-                            leading: clean_comment(loc.leading_comments()),
-                            trailing: clean_comment(loc.trailing_comments()),
-                        };
-                        if !c.leading.is_empty() || !c.trailing.is_empty() {
-                            map.entry(loc.path.clone()).or_insert(c);
-                        }
+            if let Some(fd) = pool.get_file_by_name(file)
+                && let Some(info) = &fd.file_descriptor_proto().source_code_info
+            {
+                for loc in &info.location {
+                    let c = Comments {
+                        leading: clean_comment(loc.leading_comments()),
+                        trailing: clean_comment(loc.trailing_comments()),
+                    };
+                    if !c.leading.is_empty() || !c.trailing.is_empty() {
+                        map.entry(loc.path.clone()).or_insert(c);
                     }
                 }
             }
@@ -224,17 +239,17 @@ impl Builder<'_> {
         };
 
         let mut http = Vec::new();
-        if let Some(rule) = extension(&options, &self.ext_http) {
-            if let Some(rule) = rule.as_message() {
-                if kind == MethodKind::ClientStreaming || kind == MethodKind::BidiStreaming {
-                    self.error(
-                        file,
-                        element.clone(),
-                        "unsupported construct: an HTTP binding on a client- or bidi-streaming method (REST cannot carry a request stream)".into(),
-                    );
-                } else {
-                    self.http_rule(file, &element, m, rule, true, &mut http);
-                }
+        if let Some(rule) = extension(&options, &self.ext_http)
+            && let Some(rule) = rule.as_message()
+        {
+            if kind == MethodKind::ClientStreaming || kind == MethodKind::BidiStreaming {
+                self.error(
+                    file,
+                    element.clone(),
+                    "unsupported construct: an HTTP binding on a client- or bidi-streaming method (REST cannot carry a request stream)".into(),
+                );
+            } else {
+                self.http_rule(file, &element, m, rule, true, &mut http);
             }
         }
 
@@ -435,13 +450,12 @@ impl Builder<'_> {
                 BodyMapping::None
             }
             f => {
-                match input.get_field_by_name(f) {
-                    None => self.error(
+                if input.get_field_by_name(f).is_none() {
+                    self.error(
                         file,
                         at.clone(),
                         format!("body `{f}` is not a field of {}", input.full_name()),
-                    ),
-                    Some(_) => {}
+                    );
                 }
                 BodyMapping::Field(f.to_string())
             }
@@ -654,15 +668,14 @@ fn check_path_field(input: &MessageDescriptor, path: &[String]) -> Result<(), St
             return Err(format!("`{name}` is a repeated field"));
         }
         match f.kind() {
-            Kind::Message(sub) if last => {
-                if !SCALAR_JSON_WKTS.contains(&sub.full_name()) {
-                    return Err(format!(
-                        "`{name}` is a message field ({}); bind a scalar field",
-                        sub.full_name()
-                    ));
-                }
+            Kind::Message(sub) if !last => msg = sub,
+            Kind::Message(sub) if !SCALAR_JSON_WKTS.contains(&sub.full_name()) => {
+                return Err(format!(
+                    "`{name}` is a message field ({}); bind a scalar field",
+                    sub.full_name()
+                ));
             }
-            Kind::Message(sub) => msg = sub,
+            Kind::Message(_) => {}
             _ if !last => {
                 return Err(format!(
                     "`{name}` is not a message field, so it has no field `{}`",

@@ -115,12 +115,11 @@ impl PathTemplate {
         if let Some(pos) = flat
             .iter()
             .position(|s| matches!(s, Segment::DoubleWildcard))
+            && pos + 1 != flat.len()
         {
-            if pos + 1 != flat.len() {
-                return err(format!(
-                    "path template `{input}`: `**` must be the last segment"
-                ));
-            }
+            return err(format!(
+                "path template `{input}`: `**` must be the last segment"
+            ));
         }
         let mut seen: Vec<String> = Vec::new();
         for v in self.variables() {

@@ -1,7 +1,7 @@
 //! Metadata of every RPC, from the proto annotations. The runtime reads it for
 //! authorization, metrics and tracing; nothing lists methods by hand.
 
-use crate::meta::{GraphqlPlacement, HttpBinding, Idempotency, MethodInfo, MethodKind};
+use crate::meta::{{ imports }};
 
 /// Every method of every generated service, sorted by gRPC path.
 pub static METHODS: &[MethodInfo] = &[

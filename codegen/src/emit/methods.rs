@@ -8,6 +8,8 @@ use askama::Template;
 #[derive(Template)]
 #[template(path = "methods.rs", escape = "none")]
 struct MethodsRs {
+    /// What the table uses from `crate::meta` (no unused import in any API).
+    imports: String,
     methods: Vec<MethodRow>,
     services: Vec<String>,
 }
@@ -82,9 +84,25 @@ pub fn emit(api: &Api) -> Result<GeneratedFile, String> {
         })
         .collect();
     let services = api.services.iter().map(|s| lit(&s.full_name)).collect();
-    let body = MethodsRs { methods, services }
-        .render()
-        .map_err(|e| format!("methods.rs template: {e}"))?;
+    let mut used = vec!["MethodInfo"];
+    if !methods.is_empty() {
+        used.extend(["GraphqlPlacement", "Idempotency", "MethodKind"]);
+    }
+    if methods.iter().any(|m| !m.http.is_empty()) {
+        used.push("HttpBinding");
+    }
+    used.sort_unstable();
+    let imports = match used.as_slice() {
+        [one] => (*one).to_string(),
+        many => format!("{{{}}}", many.join(", ")),
+    };
+    let body = MethodsRs {
+        imports,
+        methods,
+        services,
+    }
+    .render()
+    .map_err(|e| format!("methods.rs template: {e}"))?;
     Ok(GeneratedFile::text(
         "src/methods.rs",
         format!("{RUST_HEADER}{body}\n"),

@@ -64,8 +64,10 @@ pub fn emit(api: &Api, fds: &FileDescriptorSet) -> Result<Vec<GeneratedFile>, St
             .map_err(|e| format!("pbjson-build: {e}"))?;
         let mut serde = String::new();
         for (pkg, bytes) in written {
-            // `.a.b` also matches package `a.b.c`: keep only this package.
-            if pkg.to_string() == *package {
+            // `.a.b` also matches package `a.b.c`: keep only this package. Compare
+            // the raw names: `Package`'s Display escapes keywords (`r#type`).
+            let name: Vec<String> = pkg.path().iter().map(ToString::to_string).collect();
+            if name.join(".") == *package {
                 serde.push_str(&String::from_utf8_lossy(&bytes));
             }
         }
