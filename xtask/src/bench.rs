@@ -50,10 +50,16 @@ struct Config {
 }
 
 const CONFIGS: [Config; 2] = [
-    Config { name: "full stack", env: &[] },
+    Config {
+        name: "full stack",
+        env: &[],
+    },
     Config {
         name: "auth+metrics+tracing off",
-        env: &[("DOTLANTH__AUTH__ENABLED", "false"), ("DOTLANTH__TELEMETRY__ENABLED", "false")],
+        env: &[
+            ("DOTLANTH__AUTH__ENABLED", "false"),
+            ("DOTLANTH__TELEMETRY__ENABLED", "false"),
+        ],
     },
 ];
 
@@ -77,7 +83,9 @@ fn grpc(args: &BenchArgs) -> Result<()> {
     let bin = root.join("target/release/dotlanth");
     let request = ping_request(&root.join("proto"))?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let mut results: Vec<Vec<Sample>> = vec![Vec::new(); CONFIGS.len()];
     for round in 0..args.rounds {
         for (i, config) in CONFIGS.iter().enumerate() {
@@ -109,9 +117,15 @@ fn grpc(args: &BenchArgs) -> Result<()> {
     let full = mean(&results[0]);
     let bare = mean(&results[1]);
     println!();
-    println!("Ping, concurrency {}, {} s x {} rounds (mean):", args.concurrency, args.seconds, args.rounds);
+    println!(
+        "Ping, concurrency {}, {} s x {} rounds (mean):",
+        args.concurrency, args.seconds, args.rounds
+    );
     for (c, s) in CONFIGS.iter().zip([full, bare]) {
-        println!("  {:<26} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms", c.name, s.rps, s.p50_ms, s.p99_ms);
+        println!(
+            "  {:<26} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms",
+            c.name, s.rps, s.p50_ms, s.p99_ms
+        );
     }
     println!(
         "  ratio full/bare: throughput {:.2}x, p50 {:.2}x, p99 {:.2}x",
@@ -127,7 +141,9 @@ fn ping_request(protos: &Path) -> Result<DynamicMessage> {
     let files = crate::codegen::proto_files(protos)?;
     let mut compiler = protox::Compiler::new([protos])?;
     compiler.include_imports(true);
-    compiler.open_files(&files).map_err(|e| anyhow::anyhow!("{e}"))?;
+    compiler
+        .open_files(&files)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let pool = DescriptorPool::decode(compiler.encode_file_descriptor_set().as_slice())?;
     let desc = pool
         .get_message_by_name("dotlanth.runtime.v1.PingRequest")
@@ -144,15 +160,28 @@ async fn load(addr: SocketAddr, request: DynamicMessage, args: &BenchArgs) -> Re
         channels.push(connect(&endpoint).await?);
     }
     // Warm up, then measure.
-    run_clients(&channels, &request, args.concurrency, Duration::from_secs(1)).await?;
+    run_clients(
+        &channels,
+        &request,
+        args.concurrency,
+        Duration::from_secs(1),
+    )
+    .await?;
     let measured = Duration::from_secs(args.seconds);
     let mut latencies = run_clients(&channels, &request, args.concurrency, measured).await?;
     latencies.sort_unstable();
     let pct = |p: f64| {
         let i = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
-        latencies.get(i).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(f64::NAN)
+        latencies
+            .get(i)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(f64::NAN)
     };
-    Ok(Sample { rps: latencies.len() as f64 / measured.as_secs_f64(), p50_ms: pct(0.50), p99_ms: pct(0.99) })
+    Ok(Sample {
+        rps: latencies.len() as f64 / measured.as_secs_f64(),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    })
 }
 
 async fn connect(endpoint: &Endpoint) -> Result<Channel> {
@@ -182,7 +211,8 @@ async fn run_clients(
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let mut req = tonic::Request::new(request.clone());
-                req.metadata_mut().insert("authorization", TOKEN.parse().expect("valid header"));
+                req.metadata_mut()
+                    .insert("authorization", TOKEN.parse().expect("valid header"));
                 client.ready().await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 let start = Instant::now();
                 let codec = tonic_prost::ProstCodec::<DynamicMessage, Ignored>::default();
@@ -212,7 +242,14 @@ impl Server {
         let grpc = free_port()?;
         let http = free_port()?;
         let child = Command::new(bin)
-            .args(["serve", "--grpc-addr", &grpc.to_string(), "--http-addr", &http.to_string(), "--data-dir"])
+            .args([
+                "serve",
+                "--grpc-addr",
+                &grpc.to_string(),
+                "--http-addr",
+                &http.to_string(),
+                "--data-dir",
+            ])
             .arg(data)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
@@ -239,7 +276,11 @@ fn free_port() -> Result<SocketAddr> {
 }
 
 fn tempdir() -> Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("dotlanth-bench-{}-{}", std::process::id(), rand_suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "dotlanth-bench-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

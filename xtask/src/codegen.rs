@@ -11,29 +11,56 @@ pub struct GenArgs {
     /// Do not write; exit non-zero naming every file that differs.
     #[arg(long)]
     check: bool,
-    /// Root of the proto tree (also the import path). Files under `google/` are
-    /// treated as vendored dependencies, not generated.
-    #[arg(long, default_value = "proto")]
-    protos: PathBuf,
-    /// Output directory (the generated crate).
-    #[arg(long, default_value = "generated")]
-    out: PathBuf,
-    /// Name of the generated crate.
+    /// Root of a proto tree (also the import path); files under `google/` are
+    /// vendored dependencies, not generated. Without it: every tree of the project.
+    #[arg(long, requires = "out")]
+    protos: Option<PathBuf>,
+    /// Output directory (the generated crate) for `--protos`.
+    #[arg(long, requires = "protos")]
+    out: Option<PathBuf>,
+    /// Name of the generated crate for `--protos`.
     #[arg(long, default_value = "dotlanth-api")]
     crate_name: String,
 }
 
+/// The project's proto trees and their generated crates: the API, and a test-only
+/// tree no one here designed for our needs (a fixture that must also compile).
+const TREES: &[(&str, &str, &str)] = &[
+    ("proto", "generated", "dotlanth-api"),
+    ("tests/protos", "tests/library-api", "library-api"),
+];
+
 pub fn run(args: GenArgs) -> Result<()> {
     let root = crate::root();
-    let protos = root.join(&args.protos);
-    let out = root.join(&args.out);
-    let files = generate(&protos, &args.crate_name)?;
-    if args.check {
-        let stale = stale_files(&out, &files)?;
-        if stale.is_empty() {
-            println!("generated code is up to date ({} files)", files.len());
-            return Ok(());
+    let trees: Vec<(PathBuf, PathBuf, String)> = match (&args.protos, &args.out) {
+        (Some(protos), Some(out)) => {
+            vec![(root.join(protos), root.join(out), args.crate_name.clone())]
         }
+        _ => TREES
+            .iter()
+            .map(|(p, o, n)| (root.join(p), root.join(o), n.to_string()))
+            .collect(),
+    };
+    let mut stale = Vec::new();
+    for (protos, out, crate_name) in &trees {
+        let files = generate(protos, crate_name)?;
+        if args.check {
+            // Name files relative to the workspace when checking every tree.
+            let prefix = match (&args.out, out.strip_prefix(&root)) {
+                (None, Ok(rel)) => format!("{}/", rel.display()),
+                _ => String::new(),
+            };
+            stale.extend(
+                stale_files(out, &files)?
+                    .into_iter()
+                    .map(|s| format!("{prefix}{s}")),
+            );
+        } else {
+            write(out, &files)?;
+            println!("wrote {} files to {}", files.len(), out.display());
+        }
+    }
+    if !stale.is_empty() {
         for s in &stale {
             eprintln!("stale: {s}");
         }
@@ -42,8 +69,9 @@ pub fn run(args: GenArgs) -> Result<()> {
             stale.len()
         );
     }
-    write(&out, &files)?;
-    println!("wrote {} files to {}", files.len(), out.display());
+    if args.check {
+        println!("generated code is up to date");
+    }
     Ok(())
 }
 

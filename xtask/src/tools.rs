@@ -78,7 +78,14 @@ pub fn python() -> Result<PathBuf> {
     println!("installing pinned Python test packages into .venv...");
     run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
     run(Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(root.join("tests/python/requirements.txt")))?;
     std::fs::write(&stamp, lock)?;
     Ok(python)
