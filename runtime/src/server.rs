@@ -155,7 +155,8 @@ async fn grpc_server(
         )
         .add_service(VmServiceServer::new(Dots::new(vm.clone())).max_decoding_message_size(limit))
         .add_service(
-            MonitoringServiceServer::new(Monitoring::new(vm)).max_decoding_message_size(limit),
+            MonitoringServiceServer::new(Monitoring::new(vm, shutdown.clone()))
+                .max_decoding_message_size(limit),
         );
     Ok(tokio::spawn(async move {
         router

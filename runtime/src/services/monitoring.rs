@@ -7,17 +7,21 @@ use dotlanth_api::dotlanth::monitoring::v1::stream_events_response::Event;
 use dotlanth_vm::{Vm, VmEvent};
 use futures_util::Stream;
 use std::pin::Pin;
+use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 /// Status, blocks and the event stream.
 pub struct Monitoring {
     vm: Vm,
+    /// Turns true when the server shuts down: open event streams end then, so
+    /// that they do not hold the graceful shutdown for its whole grace period.
+    shutdown: watch::Receiver<bool>,
 }
 
 impl Monitoring {
-    /// Over this VM.
-    pub fn new(vm: Vm) -> Self {
-        Monitoring { vm }
+    /// Over this VM; event streams end when `shutdown` turns true.
+    pub fn new(vm: Vm, shutdown: watch::Receiver<bool>) -> Self {
+        Monitoring { vm, shutdown }
     }
 }
 
@@ -124,18 +128,28 @@ impl MonitoringService for Monitoring {
         let vm = self.vm.clone();
         let start = r.start_height;
         let subscription = blocking(move || vm.try_subscribe(start)).await?;
+        let shutdown = self.shutdown.clone();
         let stream = futures_util::stream::unfold(
-            (Some(subscription), filter),
-            |(subscription, filter)| async move {
+            (Some(subscription), filter, shutdown),
+            |(subscription, filter, mut shutdown)| async move {
                 let mut subscription = subscription?;
                 loop {
-                    let event = match subscription.next().await? {
+                    let next = tokio::select! {
+                        next = subscription.next() => Some(next),
+                        _ = shutdown.wait_for(|stopping| *stopping) => None,
+                    };
+                    let Some(next) = next else {
+                        // Shutting down: end the stream so the graceful shutdown can finish.
+                        let status = Status::unavailable("the server is shutting down");
+                        return Some((Err(status), (None, filter, shutdown)));
+                    };
+                    let event = match next? {
                         Ok(event) => event,
                         // The subscription has ended; report why, then end the stream.
                         Err(lagged) => {
                             return Some((
                                 Err(Status::resource_exhausted(lagged.to_string())),
-                                (None, filter),
+                                (None, filter, shutdown),
                             ));
                         }
                     };
@@ -145,7 +159,7 @@ impl MonitoringService for Monitoring {
                             VmEvent::Dot(e) => Event::DotEvent(dot_event(e)),
                         };
                         let message = pb::StreamEventsResponse { event: Some(event) };
-                        return Some((Ok(message), (Some(subscription), filter)));
+                        return Some((Ok(message), (Some(subscription), filter, shutdown)));
                     }
                 }
             },

@@ -1,0 +1,236 @@
+//! Logs, trace context and metrics.
+
+use crate::grpc::*;
+use crate::harness::{Server, ServerOpts};
+use dotlanth_api::dotlanth::monitoring::v1 as mon;
+use dotlanth_api::dotlanth::runtime::v1::PingRequest;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use tonic::{Code, Request};
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn span_field<'a>(line: &'a Value, field: &str) -> Option<&'a str> {
+    line.get("span")?.get(field)?.as_str()
+}
+
+/// The parsed `handled` line of a call of `method`, matching `pred`.
+async fn handled_line(server: &Server, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let line = server
+        .wait_for_log(
+            Duration::from_secs(5),
+            &format!("`handled` for {method}"),
+            |l| {
+                serde_json::from_str::<Value>(l).is_ok_and(|v| {
+                    v["message"] == "handled"
+                        && span_field(&v, "rpc.method") == Some(method)
+                        && pred(&v)
+                })
+            },
+        )
+        .await;
+    serde_json::from_str(&line).expect("JSON")
+}
+
+/// 9. JSON logs with W3C trace context; tokens never logged.
+#[tokio::test]
+async fn json_logs_with_trace_context() {
+    let server = Server::start(ServerOpts::default()).await;
+    let mut c = Clients::connect(&server).await;
+
+    let mut traced = authed(
+        PingRequest {
+            payload: "traced".into(),
+        },
+        DEV_TOKEN,
+    );
+    traced.metadata_mut().insert(
+        "traceparent",
+        format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01")
+            .parse()
+            .unwrap(),
+    );
+    c.runtime.ping(traced).await.expect("traced Ping");
+    // Untraced: a public method, so that its `handled` line is easy to tell apart.
+    c.monitoring
+        .get_status(mon::GetStatusRequest {})
+        .await
+        .expect("GetStatus");
+    // Failed authentications with secrets that must not be logged either.
+    let secret = "very-secret-wrong-token-123";
+    let r = c.runtime.ping(authed(PingRequest::default(), secret)).await;
+    assert_eq!(code_of(&r), Code::Unauthenticated);
+
+    let t = handled_line(&server, "Ping", |v| {
+        span_field(v, "trace_id") == Some(TRACE_ID)
+    })
+    .await;
+    let span_id = span_field(&t, "span_id").unwrap_or_default();
+    assert!(is_hex(span_id, 16), "span_id {span_id:?} in {t}");
+    assert_ne!(
+        span_id, PARENT_SPAN_ID,
+        "the server reused the caller's span id: {t}"
+    );
+    assert_eq!(
+        span_field(&t, "parent_span_id"),
+        Some(PARENT_SPAN_ID),
+        "{t}"
+    );
+    assert_eq!(t["grpc_code"], "OK", "{t}");
+    assert_eq!(t["caller"], "dev", "{t}");
+
+    let u = handled_line(&server, "GetStatus", |_| true).await;
+    let trace_id = span_field(&u, "trace_id").unwrap_or_default();
+    assert!(is_hex(trace_id, 32), "trace_id {trace_id:?} in {u}");
+    assert_ne!(
+        trace_id, TRACE_ID,
+        "an untraced call continued another trace: {u}"
+    );
+    assert!(
+        trace_id.bytes().any(|b| b != b'0'),
+        "all-zero trace id: {u}"
+    );
+    assert!(
+        is_hex(span_field(&u, "span_id").unwrap_or_default(), 16),
+        "{u}"
+    );
+    assert_eq!(span_field(&u, "parent_span_id"), Some(""), "{u}");
+    handled_line(&server, "Ping", |v| v["grpc_code"] == "UNAUTHENTICATED").await;
+
+    let logs = server.logs();
+    assert!(!logs.trim().is_empty(), "empty log");
+    for (i, line) in logs.lines().enumerate() {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("log line {} is not JSON ({e}): {line}", i + 1));
+        assert!(
+            v["timestamp"].is_string() && v["level"].is_string(),
+            "log line {} lacks timestamp/level: {line}",
+            i + 1
+        );
+    }
+    assert!(
+        !logs.contains(DEV_TOKEN),
+        "the dev token appears in the log:\n{logs}"
+    );
+    assert!(
+        !logs.contains(secret),
+        "a presented token appears in the log:\n{logs}"
+    );
+    let warned = logs.lines().any(|l| {
+        serde_json::from_str::<Value>(l).is_ok_and(|v| {
+            v["level"] == "WARN"
+                && v["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("development token"))
+        })
+    });
+    assert!(warned, "no WARN about the development token:\n{logs}");
+}
+
+fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// 10. go-grpc-prometheus metrics with exact counts.
+#[tokio::test]
+async fn metrics_count_calls() {
+    let server = Server::start(ServerOpts::default()).await;
+    let mut c = Clients::connect(&server).await;
+    const OK_PINGS: usize = 3;
+    for i in 0..OK_PINGS {
+        c.runtime
+            .ping(authed(
+                PingRequest {
+                    payload: i.to_string(),
+                },
+                DEV_TOKEN,
+            ))
+            .await
+            .expect("Ping");
+    }
+    let r = c.runtime.ping(Request::new(PingRequest::default())).await;
+    assert_eq!(code_of(&r), Code::Unauthenticated);
+    let r = c.vm.get_dot(authed(Default::default(), READER_TOKEN)).await;
+    assert_eq!(code_of(&r), Code::InvalidArgument);
+
+    let base =
+        r#"grpc_service="dotlanth.runtime.v1.RuntimeService",grpc_method="Ping",grpc_type="unary""#;
+    let ok = format!("grpc_server_handled_total{{{base},grpc_code=\"OK\"}}");
+    let unauth = format!("grpc_server_handled_total{{{base},grpc_code=\"UNAUTHENTICATED\"}}");
+    let started = format!("grpc_server_started_total{{{base}}}");
+    let count = format!("grpc_server_handling_seconds_count{{{base}}}");
+    let get_dot = r#"grpc_server_handled_total{grpc_service="dotlanth.vm.v1.VmService",grpc_method="GetDot",grpc_type="unary",grpc_code="INVALID_ARGUMENT"}"#;
+
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = http
+            .get(format!("{}/metrics", server.http_url()))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        // The counts are recorded as the response trailers go out; allow a moment.
+        if metric_value(&text, &count) == Some((OK_PINGS + 1) as f64) || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        metric_value(&text, &ok),
+        Some(OK_PINGS as f64),
+        "{ok} in\n{text}"
+    );
+    assert_eq!(
+        metric_value(&text, &unauth),
+        Some(1.0),
+        "{unauth} in\n{text}"
+    );
+    assert_eq!(
+        metric_value(&text, &started),
+        Some((OK_PINGS + 1) as f64),
+        "{started} in\n{text}"
+    );
+    assert_eq!(
+        metric_value(&text, &count),
+        Some((OK_PINGS + 1) as f64),
+        "{count} in\n{text}"
+    );
+    assert_eq!(
+        metric_value(&text, get_dot),
+        Some(1.0),
+        "{get_dot} in\n{text}"
+    );
+    // Label order is free in the exposition format (this encoder puts `le` first).
+    let inf_bucket = text.lines().find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        let labels = series
+            .strip_prefix("grpc_server_handling_seconds_bucket{")?
+            .strip_suffix('}')?;
+        let mut labels: Vec<&str> = labels.split(',').collect();
+        labels.sort();
+        let mut want: Vec<&str> = base.split(',').chain(["le=\"+Inf\""]).collect();
+        want.sort();
+        (labels == want).then(|| value.parse::<f64>().ok())?
+    });
+    assert_eq!(
+        inf_bucket,
+        Some((OK_PINGS + 1) as f64),
+        "Ping's +Inf bucket in\n{text}"
+    );
+}
