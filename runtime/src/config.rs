@@ -124,6 +124,8 @@ impl std::fmt::Debug for TokenConfig {
 pub struct TelemetryConfig {
     /// Metrics and per-call tracing on.
     pub enabled: bool,
+    /// One `handled` log line per call (an access log).
+    pub access_log: bool,
     /// Log filter.
     pub log_filter: String,
     /// `json` or `text`.

@@ -20,13 +20,19 @@ use tracing::Span;
 pub struct Gate {
     auth: Option<Authenticator>,
     metrics: Option<Metrics>,
+    access_log: bool,
 }
 
 impl Gate {
     /// `auth`: enforce tokens (None = everyone is admitted); `metrics`: record
-    /// metrics and trace spans (None = neither).
-    pub fn new(auth: Option<Authenticator>, metrics: Option<Metrics>) -> Self {
-        Gate { auth, metrics }
+    /// metrics and trace spans (None = neither); `access_log`: one `handled` log
+    /// line per call.
+    pub fn new(auth: Option<Authenticator>, metrics: Option<Metrics>, access_log: bool) -> Self {
+        Gate {
+            auth,
+            metrics,
+            access_log,
+        }
     }
 
     /// Starts a call of `method`. On `Err`, answer with the status; the call has
@@ -92,6 +98,7 @@ impl Gate {
                 metrics: metrics.clone(),
                 labels,
                 start: Instant::now(),
+                access_log: self.access_log,
             }),
             span,
             principal: None,
@@ -104,6 +111,7 @@ struct Observed {
     metrics: Metrics,
     labels: CallLabels,
     start: Instant,
+    access_log: bool,
 }
 
 /// A call in progress. Dropping it unfinished records `CANCELLED`.
@@ -139,6 +147,9 @@ impl Call {
             .handling
             .get_or_create(&o.labels)
             .observe(elapsed.as_secs_f64());
+        if !o.access_log {
+            return;
+        }
         let caller = self
             .principal
             .as_ref()

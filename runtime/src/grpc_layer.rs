@@ -73,7 +73,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         // Take the service that was driven to readiness, leave a fresh clone.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -97,6 +97,10 @@ where
             Err(status) => Box::pin(async move { Ok(status.into_http()) }),
             Ok(mut call) => {
                 let span = call.span.clone();
+                // Services can see who is calling (`Request::extensions`).
+                if let Some(principal) = &call.principal {
+                    req.extensions_mut().insert(principal.clone());
+                }
                 Box::pin(
                     async move {
                         let response = inner.call(req).await?;

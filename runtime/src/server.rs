@@ -40,7 +40,7 @@ pub async fn serve(config: Config) -> Result<()> {
     if !config.auth.enabled {
         tracing::warn!("authentication is disabled: every method is open to anyone");
     }
-    let gate = Gate::new(auth, metrics.clone());
+    let gate = Gate::new(auth, metrics.clone(), config.telemetry.access_log);
 
     let grpc_listener = TcpListener::bind(config.server.grpc_addr)
         .await
@@ -106,11 +106,14 @@ async fn grpc_server(
 ) -> Result<tokio::task::JoinHandle<Result<(), tonic::transport::Error>>> {
     let limit = config.server.max_message_bytes;
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    for service in dotlanth_api::methods::SERVICES {
-        health_reporter
-            .set_service_status(*service, tonic_health::ServingStatus::Serving)
-            .await;
-    }
+    set_health(&health_reporter, tonic_health::ServingStatus::Serving).await;
+    // On shutdown, tell health checkers first (load balancers stop sending calls).
+    let mut stopping = shutdown.clone();
+    tokio::spawn(async move {
+        if stopping.wait_for(|s| *s).await.is_ok() {
+            set_health(&health_reporter, tonic_health::ServingStatus::NotServing).await;
+        }
+    });
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(dotlanth_api::FILE_DESCRIPTOR_SET)
@@ -165,6 +168,17 @@ async fn grpc_server(
             })
             .await
     }))
+}
+
+/// Sets the status of the whole server (`""`) and of every API service.
+async fn set_health(
+    reporter: &tonic_health::server::HealthReporter,
+    status: tonic_health::ServingStatus,
+) {
+    reporter.set_service_status("", status).await;
+    for service in dotlanth_api::methods::SERVICES {
+        reporter.set_service_status(*service, status).await;
+    }
 }
 
 async fn shutdown_signal() {

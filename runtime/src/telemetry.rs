@@ -6,15 +6,23 @@
 //! otherwise a new trace starts.
 
 use crate::config::TelemetryConfig;
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global log subscriber (stdout).
-pub fn init_logging(config: &TelemetryConfig) {
+/// Installs the global log subscriber. Lines go to stdout from a background
+/// writer thread, so calls never wait on the terminal or pipe; keep the returned
+/// guard alive until exit (dropping it flushes what is buffered).
+pub fn init_logging(config: &TelemetryConfig) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log_filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Not lossy: when the buffer is full, callers wait rather than drop lines.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(writer)
         .with_target(false);
     let result = if config.log_format == "text" {
         builder.try_init()
@@ -28,6 +36,7 @@ pub fn init_logging(config: &TelemetryConfig) {
     };
     // A second initialisation (tests) keeps the first subscriber.
     let _ = result;
+    guard
 }
 
 /// W3C trace context of one call.

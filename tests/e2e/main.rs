@@ -11,3 +11,4 @@ mod buf;
 mod events;
 mod lifecycle;
 mod observability;
+mod python;

@@ -28,6 +28,9 @@ pub struct BenchArgs {
     /// Rounds (each measures both configurations, alternating).
     #[arg(long, default_value_t = 2)]
     rounds: usize,
+    /// Extra `KEY=VALUE` environment for both servers (e.g. a log filter).
+    #[arg(long = "env", value_parser = parse_env)]
+    extra_env: Vec<(String, String)>,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -42,17 +45,27 @@ pub fn run(args: BenchArgs) -> Result<()> {
 struct Ignored {}
 
 const PING: &str = "/dotlanth.runtime.v1.RuntimeService/Ping";
-const TOKEN: &str = "Bearer dev-insecure-token";
+/// A regular (non-development) token, so the full stack is measured as deployed.
+const TOKEN: &str = "Bearer bench-token";
+const TOKENS_ENV: (&str, &str) = (
+    "DOTLANTH__AUTH__TOKENS",
+    r#"[{name = "bench", token = "bench-token", scopes = ["*"]}]"#,
+);
 
 struct Config {
     name: &'static str,
     env: &'static [(&'static str, &'static str)],
 }
 
-const CONFIGS: [Config; 2] = [
+/// The configurations measured; the last one is the baseline of the ratios.
+const CONFIGS: [Config; 3] = [
     Config {
-        name: "full stack",
+        name: "full stack (defaults)",
         env: &[],
+    },
+    Config {
+        name: "full stack, no access log",
+        env: &[("DOTLANTH__TELEMETRY__ACCESS_LOG", "false")],
     },
     Config {
         name: "auth+metrics+tracing off",
@@ -72,13 +85,24 @@ struct Sample {
 
 fn grpc(args: &BenchArgs) -> Result<()> {
     let root = crate::root();
-    println!("building the release server...");
-    let status = Command::new("cargo")
-        .args(["build", "--release", "--workspace", "--bins"])
-        .current_dir(&root)
-        .status()?;
-    if !status.success() {
-        bail!("release build failed");
+    if cfg!(debug_assertions) {
+        // The load generator must not be the bottleneck: build everything in
+        // release and run this benchmark from the release xtask.
+        println!("building release binaries...");
+        let status = Command::new("cargo")
+            .args(["build", "--release", "--workspace", "--bins"])
+            .current_dir(&root)
+            .status()?;
+        if !status.success() {
+            bail!("release build failed");
+        }
+        let status = Command::new(root.join("target/release/xtask"))
+            .args(std::env::args_os().skip(1))
+            .status()?;
+        if !status.success() {
+            bail!("benchmark failed");
+        }
+        return Ok(());
     }
     let bin = root.join("target/release/dotlanth");
     let request = ping_request(&root.join("proto"))?;
@@ -90,13 +114,21 @@ fn grpc(args: &BenchArgs) -> Result<()> {
     for round in 0..args.rounds {
         for (i, config) in CONFIGS.iter().enumerate() {
             let data = tempdir()?;
-            let mut server = Server::start(&bin, &data, config.env)?;
+            let mut env: Vec<(String, String)> = vec![(TOKENS_ENV.0.into(), TOKENS_ENV.1.into())];
+            env.extend(
+                config
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            );
+            env.extend(args.extra_env.iter().cloned());
+            let mut server = Server::start(&bin, &data, &env)?;
             let sample = runtime.block_on(load(server.grpc, request.clone(), args));
             server.stop();
             let _ = std::fs::remove_dir_all(&data);
             let sample = sample?;
             println!(
-                "round {}: {:<26} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms",
+                "round {}: {:<28} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms",
                 round + 1,
                 config.name,
                 sample.rps,
@@ -114,25 +146,25 @@ fn grpc(args: &BenchArgs) -> Result<()> {
             p99_ms: v.iter().map(|s| s.p99_ms).sum::<f64>() / n,
         }
     };
-    let full = mean(&results[0]);
-    let bare = mean(&results[1]);
+    let means: Vec<Sample> = results.iter().map(|r| mean(r)).collect();
+    let base = means[means.len() - 1];
     println!();
     println!(
-        "Ping, concurrency {}, {} s x {} rounds (mean):",
+        "Ping, concurrency {}, {} s x {} rounds (mean); ratios against the last line:",
         args.concurrency, args.seconds, args.rounds
     );
-    for (c, s) in CONFIGS.iter().zip([full, bare]) {
+    for (c, s) in CONFIGS.iter().zip(&means) {
         println!(
-            "  {:<26} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms",
-            c.name, s.rps, s.p50_ms, s.p99_ms
+            "  {:<28} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   throughput {:.2}x  p50 {:.2}x  p99 {:.2}x",
+            c.name,
+            s.rps,
+            s.p50_ms,
+            s.p99_ms,
+            s.rps / base.rps,
+            s.p50_ms / base.p50_ms,
+            s.p99_ms / base.p99_ms
         );
     }
-    println!(
-        "  ratio full/bare: throughput {:.2}x, p50 {:.2}x, p99 {:.2}x",
-        full.rps / bare.rps,
-        full.p50_ms / bare.p50_ms,
-        full.p99_ms / bare.p99_ms
-    );
     Ok(())
 }
 
@@ -238,7 +270,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(bin: &Path, data: &Path, env: &[(&str, &str)]) -> Result<Server> {
+    fn start(bin: &Path, data: &Path, env: &[(String, String)]) -> Result<Server> {
         let grpc = free_port()?;
         let http = free_port()?;
         let child = Command::new(bin)
@@ -251,7 +283,7 @@ impl Server {
                 "--data-dir",
             ])
             .arg(data)
-            .envs(env.iter().copied())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -269,6 +301,12 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))
 }
 
 fn free_port() -> Result<SocketAddr> {
