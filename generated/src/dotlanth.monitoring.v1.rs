@@ -307,8 +307,9 @@ pub mod monitoring_service_client {
         /// from a past block height (replayed from storage, then live, with no gap and
         /// no duplicate).
         ///
-        /// Errors: `RESOURCE_EXHAUSTED` when the subscriber falls too far behind; the
-        /// message names the height to resume from.
+        /// Errors: `RESOURCE_EXHAUSTED` when the subscriber falls too far behind (the
+        /// message names the height to resume from); `UNAVAILABLE` when the server
+        /// shuts down.
         pub async fn stream_events(
             &mut self,
             request: impl tonic::IntoRequest<super::StreamEventsRequest>,
@@ -381,8 +382,9 @@ pub mod monitoring_service_server {
         /// from a past block height (replayed from storage, then live, with no gap and
         /// no duplicate).
         ///
-        /// Errors: `RESOURCE_EXHAUSTED` when the subscriber falls too far behind; the
-        /// message names the height to resume from.
+        /// Errors: `RESOURCE_EXHAUSTED` when the subscriber falls too far behind (the
+        /// message names the height to resume from); `UNAVAILABLE` when the server
+        /// shuts down.
         async fn stream_events(
             &self,
             request: tonic::Request<super::StreamEventsRequest>,
