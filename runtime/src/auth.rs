@@ -67,6 +67,9 @@ impl Authenticator {
             Ok(Some(token)) => self.tokens.get(&digest(token)).cloned(),
             Ok(None) | Err(_) => None,
         };
+        if let Some(p) = principal.as_ref().filter(|p| p.development) {
+            tracing::warn!(token_name = %p.name, "development token accepted: do not use it outside local development");
+        }
         if method.public {
             return Ok(principal);
         }
@@ -79,9 +82,6 @@ impl Authenticator {
                 Ok(Some(_)) => Status::unauthenticated("invalid bearer token"),
             });
         };
-        if principal.development {
-            tracing::warn!(token = %principal.name, "development token accepted: do not use it outside local development");
-        }
         if let Some(missing) = method.scopes.iter().find(|s| !principal.has_scope(s)) {
             return Err(Status::permission_denied(format!(
                 "token `{}` lacks scope `{missing}` required by {}/{}",

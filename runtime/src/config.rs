@@ -144,15 +144,19 @@ pub struct Overrides {
 }
 
 impl Config {
-    /// Loads the configuration: `file` (or the embedded defaults), environment, flags.
+    /// Loads the configuration: the embedded defaults, overlaid by `file` (which
+    /// therefore only needs the keys it changes), then the environment, then flags.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config> {
-        let text = match file {
-            Some(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("reading config file {}", path.display()))?,
-            None => DEFAULT_TOML.to_string(),
-        };
-        let mut value: toml::Table = toml::from_str(&text).context("parsing the configuration")?;
-        apply_env(&mut value, std::env::vars())?;
+        let mut value: toml::Table =
+            toml::from_str(DEFAULT_TOML).context("parsing the embedded defaults")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            let layer: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("parsing config file {}", path.display()))?;
+            merge(&mut value, layer);
+        }
+        apply_env(&mut value, env_vars()?)?;
         let mut config: Config = toml::Value::Table(value)
             .try_into()
             .context("invalid configuration")?;
@@ -179,10 +183,37 @@ impl Config {
         if self.server.max_message_bytes == 0 {
             bail!("server.max_message_bytes must be positive");
         }
+        let mut secrets = std::collections::HashSet::new();
         for t in &self.auth.tokens {
             if t.token.trim().is_empty() || t.name.trim().is_empty() {
                 bail!("every auth token needs a non-empty name and token");
             }
+            if !secrets.insert(t.token.as_str()) {
+                bail!("auth token `{}` reuses the secret of another token", t.name);
+            }
+        }
+        let dev_token = self.auth.enabled
+            && self.auth.dev_tokens_enabled
+            && self.auth.tokens.iter().any(|t| t.development);
+        let exposed =
+            !self.server.grpc_addr.ip().is_loopback() || !self.server.http_addr.ip().is_loopback();
+        if dev_token && exposed {
+            bail!(
+                "a development token is enabled while listening beyond loopback; remove it from \
+                 [[auth.tokens]] or set auth.dev_tokens_enabled = false"
+            );
+        }
+        for origin in &self.server.cors_allowed_origins {
+            let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && http::HeaderValue::from_str(origin).is_ok();
+            if !ok {
+                bail!(
+                    "server.cors_allowed_origins: `{origin}` is not an origin like https://app.example"
+                );
+            }
+        }
+        if !matches!(self.telemetry.log_format.as_str(), "json" | "text") {
+            bail!("telemetry.log_format must be \"json\" or \"text\"");
         }
         Ok(())
     }
@@ -201,8 +232,38 @@ impl Config {
     }
 }
 
+/// Overlays `layer` on `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut toml::Table, layer: toml::Table) {
+    for (key, value) in layer {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(l)) => merge(b, l),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// The process environment's `DOTLANTH__*` variables; a non-UTF-8 one is an error.
+fn env_vars() -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str().filter(|n| n.starts_with(ENV_PREFIX)) else {
+            continue;
+        };
+        let value = value
+            .into_string()
+            .map_err(|_| anyhow::anyhow!("{name} is not valid UTF-8"))?;
+        out.push((name.to_string(), value));
+    }
+    Ok(out)
+}
+
 /// Applies `DOTLANTH__SECTION__KEY=value` variables to the parsed table.
-fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) -> Result<()> {
+fn apply_env(
+    table: &mut toml::Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<()> {
     for (name, raw) in vars {
         let Some(path) = name.strip_prefix(ENV_PREFIX) else {
             continue;
@@ -265,6 +326,46 @@ mod tests {
         assert_eq!(c.vm.block_interval_ms, 100);
         assert!(!c.auth.enabled);
         assert_eq!(c.server.grpc_addr.port(), 1);
+    }
+
+    #[test]
+    fn a_file_overlays_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[vm]\nblock_interval_ms = 250\n").unwrap();
+        let c = Config::load(Some(&path), &Overrides::default()).unwrap();
+        assert_eq!(c.vm.block_interval_ms, 250);
+        assert_eq!(
+            c.vm.fuel_limit, 10_000_000,
+            "untouched keys keep their defaults"
+        );
+        assert_eq!(c.server.grpc_addr.port(), 50051);
+    }
+
+    #[test]
+    fn unsafe_settings_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let refuse = |body: &str| {
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, body).unwrap();
+            Config::load(Some(&path), &Overrides::default())
+                .unwrap_err()
+                .to_string()
+        };
+        let exposed = refuse("[server]\ngrpc_addr = \"0.0.0.0:50051\"\n");
+        assert!(exposed.contains("development token"), "{exposed}");
+        assert!(refuse("[server]\ncors_allowed_origins = [\"*\"]\n").contains("not an origin"));
+        assert!(refuse("[telemetry]\nlog_format = \"xml\"\n").contains("log_format"));
+        let dup = "[[auth.tokens]]\nname = \"a\"\ntoken = \"same\"\n[[auth.tokens]]\nname = \"b\"\ntoken = \"same\"\n";
+        assert!(refuse(dup).contains("reuses the secret"));
+        // Without the development token, listening beyond loopback is fine.
+        let path = dir.path().join("ok.toml");
+        std::fs::write(
+            &path,
+            "[server]\ngrpc_addr = \"0.0.0.0:50051\"\n[auth]\ndev_tokens_enabled = false\n",
+        )
+        .unwrap();
+        assert!(Config::load(Some(&path), &Overrides::default()).is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The gRPC adapter of the [`Gate`]: a tower layer in front of the tonic routes.
 //!
-//! It looks the request path up in the generated method table, admits the call
+//! It looks the request path up in the generated method table (or the short list
+//! of infrastructure methods; anything else is `UNIMPLEMENTED`), admits the call
 //! (answering `UNAUTHENTICATED`/`PERMISSION_DENIED` itself), runs the service
 //! inside the call's span, and watches the response for its `grpc-status`
 //! (headers for trailers-only answers, trailers otherwise) to finish the call.
@@ -17,11 +18,34 @@ use tonic::body::Body;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-/// Services answered without metadata or authentication.
-const PUBLIC_SERVICES: &[&str] = &[
-    "grpc.health.v1.Health",
-    "grpc.reflection.v1.ServerReflection",
-    "grpc.reflection.v1alpha.ServerReflection",
+/// The standard infrastructure methods served beside the API (gRPC health and
+/// reflection, from their own crates): public, observed like the API methods.
+/// Exact paths, so callers cannot invent metric labels.
+const INFRASTRUCTURE: &[(&str, &str, &str, &str)] = &[
+    (
+        "/grpc.health.v1.Health/Check",
+        "grpc.health.v1.Health",
+        "Check",
+        "unary",
+    ),
+    (
+        "/grpc.health.v1.Health/Watch",
+        "grpc.health.v1.Health",
+        "Watch",
+        "server_stream",
+    ),
+    (
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "grpc.reflection.v1.ServerReflection",
+        "ServerReflectionInfo",
+        "bidi_stream",
+    ),
+    (
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "ServerReflectionInfo",
+        "bidi_stream",
+    ),
 ];
 
 /// Wraps tonic's routes with the gate.
@@ -80,17 +104,16 @@ where
         let path = req.uri().path();
         let call = match dotlanth_api::methods::by_grpc_path(path) {
             Some(method) => self.gate.admit(method, req.headers()),
-            None => match split_path(path) {
-                Some((service, method)) if PUBLIC_SERVICES.contains(&service) => {
-                    let kind = if service.starts_with("grpc.reflection") {
-                        "bidi_stream"
-                    } else {
-                        "unary"
-                    };
+            None => match INFRASTRUCTURE.iter().find(|(p, ..)| *p == path) {
+                Some((_, service, method, kind)) => {
                     Ok(self.gate.admit_public(service, method, kind, req.headers()))
                 }
-                // Unknown methods go to tonic, which answers UNIMPLEMENTED.
-                _ => return Box::pin(async move { Ok(inner.call(req).await?.map(Body::new)) }),
+                // Fail closed: nothing unlisted reaches a service, and unknown
+                // paths leave no trace in the metrics.
+                None => {
+                    let status = tonic::Status::unimplemented(format!("unknown method {path}"));
+                    return Box::pin(async move { Ok(status.into_http()) });
+                }
             },
         };
         match call {
@@ -121,10 +144,6 @@ where
             }
         }
     }
-}
-
-fn split_path(path: &str) -> Option<(&str, &str)> {
-    path.strip_prefix('/')?.split_once('/')
 }
 
 fn grpc_status(headers: &HeaderMap) -> Option<Code> {

@@ -28,19 +28,19 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    let body = state
-        .metrics
-        .as_ref()
-        .map(Metrics::render)
-        .unwrap_or_default();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        body,
-    )
+async fn metrics(State(state): State<HttpState>) -> axum::response::Response {
+    match &state.metrics {
+        Some(m) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            m.render(),
+        )
+            .into_response(),
+        // Telemetry is off: there is no metrics endpoint.
+        None => not_found().await.into_response(),
+    }
 }
 
 async fn healthz() -> impl IntoResponse {

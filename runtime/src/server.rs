@@ -78,14 +78,24 @@ pub async fn serve(config: Config) -> Result<()> {
     ready.store(true, Ordering::Release);
     tracing::info!(grpc = %grpc_addr, http = %http_addr, data_dir = %config.storage.data_dir.display(), "dotlanth serving");
 
-    shutdown_signal().await;
+    let (mut grpc, mut http) = (grpc, http);
+    // Run until a signal, or until a listener fails (then exit with its error).
+    let failure = tokio::select! {
+        _ = shutdown_signal() => None,
+        r = &mut grpc => Some(format!("the gRPC server stopped: {}", task_outcome(r))),
+        r = &mut http => Some(format!("the HTTP server stopped: {}", task_outcome(r))),
+    };
     tracing::info!("shutting down");
     ready.store(false, Ordering::Release);
     let _ = shutdown_tx.send(true);
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
     let drained = tokio::time::timeout(grace, async {
-        let _ = grpc.await;
-        let _ = http.await;
+        if !grpc.is_finished() {
+            let _ = (&mut grpc).await;
+        }
+        if !http.is_finished() {
+            let _ = (&mut http).await;
+        }
     })
     .await;
     if drained.is_err() {
@@ -93,8 +103,20 @@ pub async fn serve(config: Config) -> Result<()> {
     }
     producer.abort();
     drop(vm);
+    if let Some(failure) = failure {
+        anyhow::bail!(failure);
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How a server task ended, for the log.
+fn task_outcome<E: std::fmt::Display>(r: Result<Result<(), E>, tokio::task::JoinError>) -> String {
+    match r {
+        Ok(Ok(())) => "without an error".into(),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    }
 }
 
 async fn grpc_server(
@@ -133,7 +155,16 @@ async fn grpc_server(
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([http::Method::POST, http::Method::OPTIONS])
-        .allow_headers(tower_http::cors::Any)
+        // Listed, not `*`: a wildcard never covers `authorization` (Fetch spec).
+        .allow_headers([
+            http::header::AUTHORIZATION,
+            http::header::CONTENT_TYPE,
+            http::HeaderName::from_static("x-grpc-web"),
+            http::HeaderName::from_static("x-user-agent"),
+            http::HeaderName::from_static("grpc-timeout"),
+            http::HeaderName::from_static("traceparent"),
+        ])
+        .max_age(Duration::from_secs(600))
         .expose_headers([
             http::HeaderName::from_static("grpc-status"),
             http::HeaderName::from_static("grpc-message"),
@@ -151,11 +182,7 @@ async fn grpc_server(
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(
-            RuntimeServiceServer::new(Runtime)
-                .max_decoding_message_size(limit)
-                .max_encoding_message_size(usize::MAX),
-        )
+        .add_service(RuntimeServiceServer::new(Runtime).max_decoding_message_size(limit))
         .add_service(VmServiceServer::new(Dots::new(vm.clone())).max_decoding_message_size(limit))
         .add_service(
             MonitoringServiceServer::new(Monitoring::new(vm, shutdown.clone()))

@@ -16,9 +16,10 @@ pub fn init_logging(config: &TelemetryConfig) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log_filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    // Not lossy: when the buffer is full, callers wait rather than drop lines.
+    // Lossy: if stdout cannot keep up with the buffer, lines are dropped rather
+    // than making calls wait on the log (an overloaded log must not stall the API).
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
+        .lossy(true)
         .finish(std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -191,6 +191,16 @@ async fn grpc_web_and_cors() {
         "{:?}",
         r.headers()
     );
+    // Browsers never read `*` as covering `authorization`: it must be listed.
+    let allowed = allow(&r, "access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    for h in ["authorization", "content-type", "x-grpc-web"] {
+        assert!(
+            allowed.split(',').any(|a| a.trim() == h),
+            "{h} not in allow-headers {allowed:?}"
+        );
+    }
     let r = preflight("http://evil.example")
         .await
         .expect("preflight from another origin");

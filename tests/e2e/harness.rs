@@ -94,8 +94,7 @@ impl Server {
         let log_path = dir.path().join("server.log");
         let log = File::create(&log_path).expect("create log");
         let log_err = log.try_clone().expect("clone log handle");
-        let grpc_port = free_port();
-        let http_port = free_port();
+        let (grpc_port, http_port) = free_ports();
 
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dotlanth"));
         cmd.arg("serve")
@@ -248,9 +247,12 @@ fn test_config() -> String {
     )
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local_addr").port()
+/// Two distinct free ports (both held while choosing, so they differ).
+fn free_ports() -> (u16, u16) {
+    let a = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    let b = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    let port = |l: &TcpListener| l.local_addr().expect("local_addr").port();
+    (port(&a), port(&b))
 }
 
 /// Awaits `fut`, failing the test if it takes longer than `secs` seconds.

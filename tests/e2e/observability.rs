@@ -234,3 +234,39 @@ async fn metrics_count_calls() {
         "Ping's +Inf bucket in\n{text}"
     );
 }
+
+/// Paths that are not exactly a known method are refused before any service
+/// code, and callers cannot invent metric series with them.
+#[tokio::test]
+async fn unknown_paths_are_unimplemented_and_unobserved() {
+    let server = Server::start(ServerOpts::default()).await;
+    let c = Clients::connect(&server).await;
+    for path in [
+        "/dotlanth.vm.v1.VmService/Deploy%44ot",
+        "/dotlanth.vm.v1.VmService/DeployDot/",
+        "//dotlanth.vm.v1.VmService/DeployDot",
+        "/dotlanth.vm.v1.VmService/NoSuchMethod",
+        "/grpc.health.v1.Health/InventedMethod",
+        "/grpc.reflection.v1.ServerReflection/Invented",
+    ] {
+        let r = raw_unary(c.channel.clone(), path, bytes::Bytes::new(), DEV_TOKEN).await;
+        assert_eq!(code_of(&r), Code::Unimplemented, "{path}: {r:?}");
+    }
+    let metrics = reqwest::get(format!("{}/metrics", server.http_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for invented in [
+        "Deploy%44ot",
+        "NoSuchMethod",
+        "InventedMethod",
+        "Invented\"",
+    ] {
+        assert!(
+            !metrics.contains(invented),
+            "{invented} became a metric label:\n{metrics}"
+        );
+    }
+}

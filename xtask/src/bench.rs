@@ -25,7 +25,7 @@ pub struct BenchArgs {
     /// Measured seconds per round and configuration.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
-    /// Rounds (each measures both configurations, alternating).
+    /// Rounds (each measures every configuration, in turn).
     #[arg(long, default_value_t = 2)]
     rounds: usize,
     /// Extra `KEY=VALUE` environment for both servers (e.g. a log filter).
@@ -271,8 +271,10 @@ struct Server {
 
 impl Server {
     fn start(bin: &Path, data: &Path, env: &[(String, String)]) -> Result<Server> {
-        let grpc = free_port()?;
-        let http = free_port()?;
+        // Both held while choosing, so they differ.
+        let (a, b) = (TcpListener::bind("127.0.0.1:0")?, TcpListener::bind("127.0.0.1:0")?);
+        let (grpc, http) = (a.local_addr()?, b.local_addr()?);
+        drop((a, b));
         let child = Command::new(bin)
             .args([
                 "serve",
@@ -307,10 +309,6 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))
-}
-
-fn free_port() -> Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
 }
 
 fn tempdir() -> Result<std::path::PathBuf> {

@@ -3,7 +3,8 @@
 //! - `gen [--check] [--protos DIR] [--out DIR]`: generate the API crate from protos.
 //! - `lint`, `breaking`, `baseline`: `buf lint` / `buf breaking` against the
 //!   committed API baseline, and the deliberate step that moves the baseline.
-//! - `test`: install the pinned test tools when missing, then run every test.
+//! - `test`: install the pinned test tools (buf, a Python venv) when missing or
+//!   outdated, then run every test.
 //! - `bench grpc`: latency and throughput of the gRPC stack.
 
 mod bench;
@@ -31,7 +32,7 @@ enum Command {
     Breaking,
     /// Move the API baseline to the current protos (a deliberate, reviewed step).
     Baseline,
-    /// Install the pinned test tools when missing, then run `cargo test --workspace`.
+    /// Install the pinned test tools when missing, then run `cargo test --workspace --all-targets`.
     Test {
         /// Extra arguments for `cargo test`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

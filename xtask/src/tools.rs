@@ -4,21 +4,27 @@ use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The pinned tools live in `tools/node_modules` (npm lock file in `tools/`).
+/// The pinned tools live in `tools/node_modules`, installed with `npm ci` from
+/// `tools/package-lock.json` and reinstalled whenever that lock file changes.
 pub fn buf() -> Result<PathBuf> {
     let root = crate::root();
-    let bin = root.join("tools/node_modules/.bin/buf");
-    if !bin.exists() {
-        println!("installing pinned tools (npm ci in tools/)...");
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(root.join("tools"))
-            .status()
-            .context("running npm (Node.js is needed for buf)")?;
-        if !status.success() || !bin.exists() {
-            bail!("npm ci in tools/ failed");
-        }
+    let tools = root.join("tools");
+    let bin = tools.join("node_modules/.bin/buf");
+    let lock = std::fs::read(tools.join("package-lock.json"))?;
+    let stamp = tools.join("node_modules/.installed-package-lock.json");
+    if bin.exists() && std::fs::read(&stamp).is_ok_and(|s| s == lock) {
+        return Ok(bin);
     }
+    println!("installing pinned tools (npm ci in tools/)...");
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&tools)
+        .status()
+        .context("running npm (Node.js is needed for buf)")?;
+    if !status.success() || !bin.exists() {
+        bail!("npm ci in tools/ failed");
+    }
+    std::fs::write(&stamp, lock)?;
     Ok(bin)
 }
 
@@ -76,7 +82,9 @@ pub fn python() -> Result<PathBuf> {
         return Ok(python);
     }
     println!("installing pinned Python test packages into .venv...");
-    run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    run(Command::new("python3")
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv))?;
     run(Command::new(&python)
         .args([
             "-m",
@@ -95,11 +103,10 @@ pub fn test(args: &[String]) -> Result<()> {
     let root = crate::root();
     let buf = buf()?;
     let python = python()?;
+    // Integration tests get their binaries (`dotlanth`, `protoc-gen-dotlanth`,
+    // `xtask`) built by cargo itself.
     run(Command::new("cargo")
-        .args(["build", "--workspace", "--all-targets"])
-        .current_dir(&root))?;
-    run(Command::new("cargo")
-        .args(["test", "--workspace"])
+        .args(["test", "--workspace", "--all-targets", "--locked"])
         .args(args)
         .env("DOTLANTH_BUF", &buf)
         .env("DOTLANTH_PYTHON", &python)

@@ -31,7 +31,9 @@ pub fn vm_status(err: VmError) -> Status {
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, VmError> + Send + 'static,
 ) -> Result<T, Status> {
-    match tokio::task::spawn_blocking(f).await {
+    // Inside the call's span, so the VM's own log lines carry the trace ids.
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || span.in_scope(f)).await {
         Ok(result) => result.map_err(vm_status),
         Err(_) => Err(Status::internal("the operation was interrupted")),
     }

@@ -6,6 +6,7 @@ use dotlanth_api::dotlanth::monitoring::v1::monitoring_service_server::Monitorin
 use dotlanth_api::dotlanth::monitoring::v1::stream_events_response::Event;
 use dotlanth_vm::{Vm, VmEvent};
 use futures_util::Stream;
+use std::collections::HashSet;
 use std::pin::Pin;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
@@ -50,8 +51,11 @@ pub fn block(b: dotlanth_vm::Block) -> pb::Block {
 struct Filter {
     blocks: bool,
     dot_events: bool,
-    dots: Vec<String>,
+    dots: HashSet<String>,
 }
+
+/// Most dot names one stream may filter on.
+const MAX_FILTER_DOTS: usize = 256;
 
 impl Filter {
     fn new(filter: Option<pb::EventFilter>) -> Result<Self, Status> {
@@ -70,7 +74,14 @@ impl Filter {
         Ok(Filter {
             blocks: kinds.is_empty() || kinds.contains(&pb::EventKind::Block),
             dot_events: kinds.is_empty() || kinds.contains(&pb::EventKind::Dot),
-            dots: filter.dots,
+            dots: {
+                if filter.dots.len() > MAX_FILTER_DOTS {
+                    return Err(Status::invalid_argument(format!(
+                        "filter.dots: at most {MAX_FILTER_DOTS} names"
+                    )));
+                }
+                filter.dots.into_iter().collect()
+            },
         })
     }
 
@@ -127,6 +138,12 @@ impl MonitoringService for Monitoring {
         let filter = Filter::new(r.filter)?;
         let vm = self.vm.clone();
         let start = r.start_height;
+        let next_height = self.vm.status().height + 1;
+        if let Some(h) = start.filter(|h| *h > next_height) {
+            return Err(Status::out_of_range(format!(
+                "start_height {h} is beyond the next block ({next_height})"
+            )));
+        }
         let subscription = blocking(move || vm.try_subscribe(start)).await?;
         let shutdown = self.shutdown.clone();
         let stream = futures_util::stream::unfold(
@@ -134,6 +151,9 @@ impl MonitoringService for Monitoring {
             |(subscription, filter, mut shutdown)| async move {
                 let mut subscription = subscription?;
                 loop {
+                    // Filtered-out events cost budget too: yield now and then so a
+                    // replay of a long chain cannot monopolise a worker thread.
+                    tokio::task::consume_budget().await;
                     let next = tokio::select! {
                         next = subscription.next() => Some(next),
                         _ = shutdown.wait_for(|stopping| *stopping) => None,

@@ -63,7 +63,6 @@ impl VmService for Dots {
         }
         let vm = self.vm.clone();
         let info = blocking(move || vm.deploy(&r.name, &r.module, &r.description)).await?;
-        tracing::info!(dot = %info.name, module_hash = %info.module_hash, "dot deployed");
         Ok(Response::new(pb::DeployDotResponse {
             dot: Some(dot(info, 0)),
         }))
