@@ -348,3 +348,76 @@ fn round_trip_of_a_full_message() {
     let back: GetStatusResponse = from_json(&value.to_string());
     assert_eq!(back, status);
 }
+
+// ----------------------------------------------------------------------------
+// Timestamp: leap seconds and conversion to `SystemTime`.
+
+#[test]
+fn timestamp_rejects_a_leap_second() {
+    for text in [
+        "2016-12-31T23:59:60Z",
+        "2016-12-31T23:59:60.5Z",
+        "2017-01-01T00:59:60+01:00",
+    ] {
+        let err = Timestamp::parse_rfc3339(text).expect_err(text);
+        assert!(err.contains("leap second"), "{text}: {err}");
+        let json = format!(r#"{{"serverTime":"{text}"}}"#);
+        let err = serde_json::from_str::<PingResponse>(&json).expect_err(text);
+        assert!(err.to_string().contains("leap second"), "{text}: {err}");
+    }
+    // The second before is fine, and every parsed value has nanos below 1e9.
+    let t = Timestamp::parse_rfc3339("2016-12-31T23:59:59.999999999Z").unwrap();
+    assert_eq!(t.nanos, 999_999_999);
+}
+
+#[test]
+fn timestamp_converts_to_system_time() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let at = |seconds, nanos| SystemTime::try_from(Timestamp { seconds, nanos });
+    assert_eq!(at(0, 0), Ok(UNIX_EPOCH));
+    assert_eq!(
+        at(1_700_000_000, 5),
+        Ok(UNIX_EPOCH + Duration::new(1_700_000_000, 5))
+    );
+    // Before the epoch: nanos still count forward.
+    assert_eq!(
+        at(-2, 500_000_000),
+        Ok(UNIX_EPOCH - Duration::from_millis(1_500))
+    );
+    let now = SystemTime::now();
+    assert_eq!(SystemTime::try_from(Timestamp::from(now)), Ok(now));
+}
+
+#[test]
+fn timestamp_out_of_range_is_an_error_not_a_panic() {
+    use dotlanth_api::wkt::TimestampOutOfRange;
+    use std::time::SystemTime;
+    for (seconds, nanos) in [
+        (i64::MAX, 0),
+        (i64::MIN, 0),
+        (i64::MAX, 999_999_999),
+        // Just outside 0001-01-01..9999-12-31.
+        (-62_135_596_801, 0),
+        (253_402_300_800, 0),
+        (0, -1),
+        (0, 1_000_000_000),
+        (-1, i32::MIN),
+        (1, i32::MAX),
+    ] {
+        let t = Timestamp { seconds, nanos };
+        assert_eq!(
+            SystemTime::try_from(t),
+            Err(TimestampOutOfRange),
+            "{seconds}s {nanos}ns"
+        );
+    }
+    assert_eq!(TimestampOutOfRange.to_string(), "timestamp out of range");
+    // The ends of the valid range convert.
+    for seconds in [-62_135_596_800, 253_402_300_799] {
+        let t = Timestamp {
+            seconds,
+            nanos: 999_999_999,
+        };
+        assert!(SystemTime::try_from(t).is_ok(), "{seconds}");
+    }
+}

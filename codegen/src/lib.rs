@@ -36,6 +36,16 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Options for a crate named `crate_name`, which must be a valid lowercase
+    /// Cargo package name (see [`Options::validate`]).
+    pub fn new(crate_name: impl Into<String>) -> Result<Self, Error> {
+        let options = Options {
+            crate_name: crate_name.into(),
+        };
+        options.validate()?;
+        Ok(options)
+    }
+
     /// Parses `key=value` pairs separated by commas (the protoc plugin parameter).
     pub fn parse(parameter: &str) -> Result<Self, Error> {
         let mut options = Options::default();
@@ -45,7 +55,7 @@ impl Options {
             .filter(|p| !p.is_empty())
         {
             match pair.split_once('=') {
-                Some(("crate_name", v)) if !v.is_empty() => options.crate_name = v.to_string(),
+                Some(("crate_name", v)) => options.crate_name = v.to_string(),
                 _ => {
                     return Err(Error::Options(format!(
                         "unknown option `{pair}` (known: crate_name=NAME)"
@@ -53,7 +63,25 @@ impl Options {
                 }
             }
         }
+        options.validate()?;
         Ok(options)
+    }
+
+    /// Checks the options: `crate_name` must match `[a-z][a-z0-9_-]*` (a Cargo
+    /// package name, lowercase), so it can be written into `Cargo.toml` as is.
+    pub fn validate(&self) -> Result<(), Error> {
+        let name = &self.crate_name;
+        let mut chars = name.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if valid {
+            Ok(())
+        } else {
+            Err(Error::Options(format!(
+                "crate_name `{name}` is not a valid crate name: it must start with a lowercase \
+                 ASCII letter and contain only lowercase ASCII letters, digits, `_` and `-`"
+            )))
+        }
     }
 }
 
@@ -118,6 +146,7 @@ pub fn generate(
     files_to_generate: &[String],
     options: &Options,
 ) -> Result<Vec<GeneratedFile>, Error> {
+    options.validate()?;
     let pool =
         DescriptorPool::decode(descriptor_set).map_err(|e| Error::Descriptors(e.to_string()))?;
     let api = registry::build(&pool, files_to_generate).map_err(Error::Invalid)?;
@@ -137,7 +166,7 @@ pub fn generate(
     files.extend(emit::support::emit());
     files.push(emit::methods::emit(&api).map_err(Error::Emit)?);
     files.push(emit::descriptor::emit(&pool, &api.files).map_err(Error::Emit)?);
-    files.extend(emit::crate_root::emit(&api, options, &packages_with_code));
+    files.extend(emit::crate_root::emit(&api, options, &packages_with_code).map_err(Error::Emit)?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }

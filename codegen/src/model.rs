@@ -2,6 +2,11 @@
 //!
 //! Built from a descriptor set by [`crate::registry`]; protocol-neutral apart from
 //! the HTTP bindings and GraphQL placement, which are annotations on methods.
+//!
+//! Today's emitters read the services and methods; the messages, fields, enums,
+//! comments and field behaviours are read only by the tests so far. They are kept
+//! on purpose: the later emitters (REST routes, OpenAPI, GraphQL SDL, docs,
+//! clients) are built on them, and the tests pin that they are read correctly.
 
 use crate::template::PathTemplate;
 use std::collections::BTreeMap;
@@ -40,17 +45,6 @@ pub struct Comments {
     pub trailing: String,
 }
 
-impl Comments {
-    /// The comment text a reader should see: leading, else trailing.
-    pub fn text(&self) -> &str {
-        if self.leading.is_empty() {
-            &self.trailing
-        } else {
-            &self.leading
-        }
-    }
-}
-
 /// A gRPC service.
 #[derive(Clone, Debug)]
 pub struct Service {
@@ -81,18 +75,6 @@ pub enum MethodKind {
     ClientStreaming,
     /// Streams both ways.
     BidiStreaming,
-}
-
-impl MethodKind {
-    /// The label used in metrics (`grpc_type`), as in go-grpc-prometheus.
-    pub fn label(self) -> &'static str {
-        match self {
-            MethodKind::Unary => "unary",
-            MethodKind::ServerStreaming => "server_stream",
-            MethodKind::ClientStreaming => "client_stream",
-            MethodKind::BidiStreaming => "bidi_stream",
-        }
-    }
 }
 
 /// `google.protobuf.MethodOptions.idempotency_level`.

@@ -285,6 +285,15 @@ impl Builder<'_> {
                         "auth scopes must be non-empty and contain no whitespace".into(),
                     );
                 }
+                if scopes.iter().any(|s| s == "*") {
+                    self.error(
+                        file,
+                        element.clone(),
+                        "auth scope `*` is the wildcard a token may be granted, not a requirement; \
+                         name the scope(s) the method needs"
+                            .into(),
+                    );
+                }
                 Auth { public, scopes }
             }
             None => Auth::default(),
@@ -296,6 +305,19 @@ impl Builder<'_> {
             MethodKind::ClientStreaming | MethodKind::BidiStreaming
         );
         let declared = extension(&options, &self.ext_graphql).and_then(|v| v.as_enum_number());
+        if let Some(n) = declared
+            && !(0..=4).contains(&n)
+        {
+            self.error(
+                file,
+                element.clone(),
+                format!(
+                    "unknown (dotlanth.api.v1.graphql) value {n}: this generator knows \
+                     GRAPHQL_OPERATION_UNSPECIFIED (0), _QUERY (1), _MUTATION (2), \
+                     _SUBSCRIPTION (3) and _HIDDEN (4)"
+                ),
+            );
+        }
         let graphql = match declared {
             Some(1) => GraphqlPlacement::Query,
             Some(2) => GraphqlPlacement::Mutation,
@@ -421,12 +443,29 @@ impl Builder<'_> {
         let input = m.input();
         if let Some(t) = &template {
             for v in t.variables() {
-                if let Err(msg) = check_path_field(&input, &v.field_path) {
-                    self.error(
+                match path_field(&input, &v.field_path) {
+                    Err(msg) => self.error(
                         file,
                         at.clone(),
                         format!("path variable `{}`: {msg}", v.field_path_str()),
-                    );
+                    ),
+                    // What anything but a single `*` matches is path text, `/` and
+                    // literals included: only a string can hold it.
+                    Ok(field) if v.is_multi_segment() && field.kind() != Kind::String => self
+                        .error(
+                            file,
+                            at.clone(),
+                            format!(
+                                "path variable `{}` has the sub-template `{}`, which matches path text \
+                                 (more than a single `*` segment), so it must bind a `string` field; \
+                                 `{}` is {}",
+                                v.field_path_str(),
+                                v.sub_template(),
+                                field.name(),
+                                kind_name(&field.kind())
+                            ),
+                        ),
+                    Ok(_) => {}
                 }
             }
             if t.segments.iter().any(|s| matches!(s, Segment::Variable(v) if v.segments.iter().any(|x| matches!(x, Segment::Variable(_))))) {
@@ -460,7 +499,8 @@ impl Builder<'_> {
                 BodyMapping::Field(f.to_string())
             }
         };
-        if body != BodyMapping::None && method == HttpMethod::Get {
+        // `custom { kind: "get" }` is a GET too.
+        if body != BodyMapping::None && method.as_str().eq_ignore_ascii_case("GET") {
             self.error(
                 file,
                 at.clone(),
@@ -654,8 +694,10 @@ impl Builder<'_> {
 
 /// A path variable must name, through singular message fields, a non-repeated
 /// field of a scalar, an enum, or a well-known type with a scalar JSON form.
-fn check_path_field(input: &MessageDescriptor, path: &[String]) -> Result<(), String> {
+/// Returns that field.
+fn path_field(input: &MessageDescriptor, path: &[String]) -> Result<FieldDescriptor, String> {
     let mut msg = input.clone();
+    let mut found = None;
     for (i, name) in path.iter().enumerate() {
         let Some(f) = msg.get_field_by_name(name) else {
             return Err(format!("`{name}` is not a field of {}", msg.full_name()));
@@ -684,8 +726,32 @@ fn check_path_field(input: &MessageDescriptor, path: &[String]) -> Result<(), St
             }
             _ => {}
         }
+        found = Some(f);
     }
-    Ok(())
+    found.ok_or_else(|| "empty field path".to_string())
+}
+
+/// The proto type of a field, for messages.
+fn kind_name(kind: &Kind) -> String {
+    match kind {
+        Kind::Double => "double".into(),
+        Kind::Float => "float".into(),
+        Kind::Int32 => "int32".into(),
+        Kind::Int64 => "int64".into(),
+        Kind::Uint32 => "uint32".into(),
+        Kind::Uint64 => "uint64".into(),
+        Kind::Sint32 => "sint32".into(),
+        Kind::Sint64 => "sint64".into(),
+        Kind::Fixed32 => "fixed32".into(),
+        Kind::Fixed64 => "fixed64".into(),
+        Kind::Sfixed32 => "sfixed32".into(),
+        Kind::Sfixed64 => "sfixed64".into(),
+        Kind::Bool => "bool".into(),
+        Kind::String => "string".into(),
+        Kind::Bytes => "bytes".into(),
+        Kind::Enum(e) => format!("the enum {}", e.full_name()),
+        Kind::Message(m) => format!("the message {}", m.full_name()),
+    }
 }
 
 fn field_type(kind: &Kind) -> FieldType {

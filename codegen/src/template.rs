@@ -13,6 +13,13 @@
 //! be the last segment (before the verb), a variable's sub-template holds no other
 //! variable, a field is bound at most once, and partial-segment literals
 //! (`ext-{id}`) are errors because the grammar has no such form.
+//!
+//! `LITERAL` (in segments and the verb) is text that may stand in a URL path as
+//! is: RFC 3986 `pchar`s — `ALPHA / DIGIT / "-._~" / "!$&'()+,;" / ":" / "@"` —
+//! and `%XX` percent-encodings with two hex digits. `*` is only a wildcard segment
+//! on its own and `=` only separates a variable from its sub-template, so neither
+//! appears in a literal; `?`, `#`, spaces, non-ASCII text and a bare `%` are
+//! rejected.
 
 use std::fmt;
 
@@ -53,9 +60,23 @@ impl Variable {
         self.field_path.join(".")
     }
 
-    /// Whether the variable may match more than one segment.
+    /// Whether the sub-template is anything but a single `*`: the variable then
+    /// binds path text (possibly several segments, literals included) rather than
+    /// one segment.
     pub fn is_multi_segment(&self) -> bool {
         self.segments.len() != 1 || self.segments[0] != Segment::Wildcard
+    }
+
+    /// The sub-template as written (`*` for `{x}`).
+    pub fn sub_template(&self) -> String {
+        let mut out = String::new();
+        for (i, sub) in self.segments.iter().enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            write_segment(&mut out, sub);
+        }
+        out
     }
 }
 
@@ -95,6 +116,7 @@ impl PathTemplate {
                     "path template `{input}` has an invalid custom verb `{v}`"
                 ));
             }
+            check_literal(v, "custom verb", input)?;
         }
         if body.ends_with('/') {
             return err(format!(
@@ -201,12 +223,7 @@ fn write_segment(out: &mut String, s: &Segment) {
             out.push_str(&v.field_path_str());
             if v.is_multi_segment() {
                 out.push('=');
-                for (i, sub) in v.segments.iter().enumerate() {
-                    if i > 0 {
-                        out.push('/');
-                    }
-                    write_segment(out, sub);
-                }
+                out.push_str(&v.sub_template());
             }
             out.push('}');
         }
@@ -324,8 +341,53 @@ fn parse_segment(raw: &str, input: &str) -> Result<Segment, TemplateError> {
         _ if raw.contains(['{', '}', '*', '=']) => err(format!(
             "path template `{input}`: segment `{raw}` is neither a literal, `*`, `**` nor a whole `{{variable}}`"
         )),
-        _ => Ok(Segment::Literal(raw.to_string())),
+        _ => {
+            check_literal(raw, "segment", input)?;
+            Ok(Segment::Literal(raw.to_string()))
+        }
     }
+}
+
+/// Checks that a literal segment or verb holds only RFC 3986 `pchar`s (see the
+/// module documentation). `what` names the element in the error.
+fn check_literal(literal: &str, what: &str, input: &str) -> Result<(), TemplateError> {
+    let bytes = literal.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return err(format!(
+                    "path template `{input}`: {what} `{literal}` has a `%` that does not start \
+                     a percent-encoding (`%` and two hex digits)"
+                ));
+            }
+            i += 3;
+            continue;
+        }
+        if !is_pchar(b) {
+            let c = literal[i..].chars().next().unwrap_or_default();
+            let shown = match c {
+                ' ' => "a space".to_string(),
+                c if c.is_ascii_graphic() => format!("`{c}`"),
+                c => format!("the character U+{:04X}", u32::from(c)),
+            };
+            return err(format!(
+                "path template `{input}`: {what} `{literal}` contains {shown}, which may not \
+                 appear in a URL path as is (allowed: letters, digits, `-._~!$&'()+,;:@` and \
+                 %XX escapes)"
+            ));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// RFC 3986 `pchar` without `pct-encoded` (and without `*` and `=`, which are
+/// template syntax).
+fn is_pchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()+,;:@".contains(&b)
 }
 
 fn is_ident(s: &str) -> bool {
@@ -391,5 +453,38 @@ mod tests {
         assert!(bad("/v1/{1a}").contains("not a field path"));
         assert!(bad("/v1/x:").contains("empty custom verb"));
         assert!(bad("/v1/{a=}").contains("empty sub-template"));
+    }
+
+    #[test]
+    fn literals_take_every_pchar_and_percent_encodings() {
+        let t = ok("/v1/a-b.c_d~e/!$&'()+,;:@/%2F%c3%A9/{name=x%20y/*}:do-it.v2~%41");
+        assert_eq!(t.segments[1], Segment::Literal("a-b.c_d~e".into()));
+        assert_eq!(t.segments[2], Segment::Literal("!$&'()+,;:@".into()));
+        assert_eq!(t.segments[3], Segment::Literal("%2F%c3%A9".into()));
+        assert_eq!(t.verb.as_deref(), Some("do-it.v2~%41"));
+        let v = t.variables().next().unwrap();
+        assert_eq!(v.segments[0], Segment::Literal("x%20y".into()));
+        assert_eq!(v.sub_template(), "x%20y/*");
+    }
+
+    #[test]
+    fn rejects_characters_outside_pchar() {
+        assert!(bad("/v1/a?b").contains("segment `a?b` contains `?`"));
+        assert!(bad("/v1/a#b").contains("contains `#`"));
+        assert!(bad("/v1/a b").contains("contains a space"));
+        assert!(bad("/v1/caf\u{e9}").contains("contains the character U+00E9"));
+        assert!(bad("/v1/a\"b").contains("contains `\"`"));
+        assert!(bad("/v1/a[0]").contains("contains `[`"));
+        assert!(bad("/v1/{name=a?/*}").contains("segment `a?` contains `?`"));
+        assert!(bad("/v1/x:do?it").contains("custom verb `do?it` contains `?`"));
+        assert!(bad("/v1/x:d\u{f6}").contains("custom verb"));
+        // `%` must start a valid %XX.
+        assert!(bad("/v1/100%").contains("does not start a percent-encoding"));
+        assert!(bad("/v1/%2").contains("does not start a percent-encoding"));
+        assert!(bad("/v1/%zz").contains("does not start a percent-encoding"));
+        assert!(bad("/v1/x:%g0").contains("custom verb `%g0` has a `%`"));
+        // `*` is a segment on its own only; `=` only inside a variable.
+        assert!(bad("/v1/a*").contains("neither a literal"));
+        assert!(bad("/v1/a=b").contains("neither a literal"));
     }
 }

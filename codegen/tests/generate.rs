@@ -341,6 +341,38 @@ fn library_tree_generates() {
     }
 }
 
+/// Every `google/protobuf/` file our trees import is one the generator bundles, so
+/// its bytes in the reflection set never depend on the driver's compiler (the
+/// emitter would fall back to the compiler's copy, and name it, otherwise).
+#[test]
+fn well_known_files_come_from_the_generator() {
+    for tree in [repo_protos(), test_protos()] {
+        let files = ok(&compile_tree(&tree));
+        let src = text(&files, "src/descriptor_set.rs");
+        assert!(
+            !src.contains("taken from the compiler"),
+            "{}: a well-known file is not bundled",
+            tree.display()
+        );
+        let set =
+            prost_types::FileDescriptorSet::decode(descriptor_bytes(&src).as_slice()).unwrap();
+        let mut well_known = 0;
+        for f in set
+            .file
+            .iter()
+            .filter(|f| f.name().starts_with("google/protobuf/"))
+        {
+            well_known += 1;
+            let own = dotlanth_codegen::emit::descriptor::bundled(f.name())
+                .unwrap_or_else(|| panic!("{} is not bundled with the generator", f.name()));
+            let mut own = own.file_descriptor_proto().clone();
+            own.source_code_info = None;
+            assert_eq!(f, &own, "{} is not the generator's copy", f.name());
+        }
+        assert!(well_known > 0, "{}: no well-known file", tree.display());
+    }
+}
+
 /// The bytes of the `FILE_DESCRIPTOR_SET` byte-string literal.
 fn descriptor_bytes(src: &str) -> Vec<u8> {
     let body = src

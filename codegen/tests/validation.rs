@@ -5,11 +5,11 @@
 mod common;
 
 use common::{diagnostics, model};
-use dotlanth_codegen::Diagnostic;
 use dotlanth_codegen::model::{
     Api, BodyMapping, Cardinality, FieldBehavior, FieldType, GraphqlPlacement, HttpMethod, Method,
     MethodKind, Service,
 };
+use dotlanth_codegen::{Diagnostic, Error, Options};
 
 const FILE: &str = "test/v1/library.proto";
 const SERVICE: &str = "test.v1.Library";
@@ -51,6 +51,8 @@ message Req {
   Book book = 8;
   string a = 9;
   string b = 10;
+  bool flag = 11;
+  bytes raw = 12;
 }
 
 message Resp {
@@ -177,6 +179,30 @@ fn empty_template() {
     assert_bad_template("", "must start with `/`");
 }
 
+#[test]
+fn template_with_characters_outside_pchar() {
+    assert_bad_template("/v1/books?all", "segment `books?all` contains `?`");
+    assert_bad_template("/v1/books#top", "segment `books#top` contains `#`");
+    assert_bad_template("/v1/my books", "segment `my books` contains a space");
+    assert_bad_template("/v1/b\u{fc}cher", "contains the character U+00FC");
+    assert_bad_template("/v1/100%", "`%` that does not start a percent-encoding");
+    assert_bad_template("/v1/%4g", "`%` that does not start a percent-encoding");
+    assert_bad_template("/v1/{name=shelves?/*}", "segment `shelves?` contains `?`");
+    assert_bad_template("/v1/books:do?it", "custom verb `do?it` contains `?`");
+    assert_bad_template("/v1/books:50%", "custom verb `50%` has a `%`");
+}
+
+#[test]
+fn template_with_every_pchar_is_accepted() {
+    let api = ok(&http(
+        r#"get: "/v1/a-b.c_d~e/!$&'()+,;:@/%2Fx%c3%a9/{name}:do-it.v2""#,
+    ));
+    assert_eq!(
+        method(&api, "Frob").http[0].template.to_string(),
+        "/v1/a-b.c_d~e/!$&'()+,;:@/%2Fx%c3%a9/{name}:do-it.v2"
+    );
+}
+
 // ----------------------------------------------------------------------------
 // Path variables.
 
@@ -212,6 +238,59 @@ fn path_variable_on_message_field() {
 #[test]
 fn path_variable_through_a_non_message() {
     assert_bad_variable("/v1/{name.x}", "`name` is not a message field");
+}
+
+/// A variable whose sub-template is not a single `*` binds path text (`/` and
+/// literals included), which only a string field can hold.
+#[test]
+fn multi_segment_variable_on_non_string_field() {
+    for (template, field, what) in [
+        ("/v1/{id=books/*}", "id", "int64"),
+        ("/v1/{color=colors/*}", "color", "the enum test.v1.Color"),
+        ("/v1/{flag=**}", "flag", "bool"),
+        ("/v1/{raw=raw/**}", "raw", "bytes"),
+        (
+            "/v1/{when=at/*}",
+            "when",
+            "the message google.protobuf.Timestamp",
+        ),
+        ("/v1/{inner.n=inner/*}", "n", "int32"),
+        ("/v1/{id=latest}", "id", "int64"),
+    ] {
+        let diags = check(&http(&format!("get: \"{template}\"")));
+        assert_only(&diags, "Frob", "so it must bind a `string` field");
+        let message = &diags[0].message;
+        assert!(
+            message.contains(&format!("`{field}` is {what}")),
+            "{template}: {message}"
+        );
+        assert!(diags[0].element.contains(template), "{}", diags[0]);
+    }
+}
+
+#[test]
+fn single_segment_variable_may_bind_non_string_fields() {
+    let api = ok(&library(
+        &[
+            rpc(
+                "ById",
+                r#"option (google.api.http) = { get: "/v1/ids/{id}" };"#,
+            ),
+            rpc(
+                "ByStar",
+                r#"option (google.api.http) = { get: "/v1/flags/{flag=*}" };"#,
+            ),
+            rpc(
+                "ByPath",
+                r#"option (google.api.http) = { get: "/v1/{name=shelves/*/books/**}" };"#,
+            ),
+        ]
+        .concat(),
+    ));
+    assert_eq!(
+        method(&api, "ByStar").http[0].template.to_string(),
+        "/v1/flags/{flag}"
+    );
 }
 
 #[test]
@@ -285,6 +364,21 @@ fn get_with_body() {
     assert_only(&diags, "Frob", "a GET binding must not have a body");
     let diags = check(&http(r#"get: "/v1/books" body: "book""#));
     assert_only(&diags, "Frob", "a GET binding must not have a body");
+}
+
+#[test]
+fn custom_get_with_body() {
+    for kind in ["GET", "get", "Get"] {
+        let diags = check(&http(&format!(
+            r#"custom: {{ kind: "{kind}" path: "/v1/books" }} body: "*""#
+        )));
+        assert_only(&diags, "Frob", "a GET binding must not have a body");
+        assert!(
+            diags[0].element.contains("binding GET /v1/books"),
+            "{}",
+            diags[0]
+        );
+    }
 }
 
 #[test]
@@ -548,6 +642,46 @@ fn auth_scope_with_whitespace() {
         r#"option (dotlanth.api.v1.auth) = { scopes: "books read" };"#,
     )));
     assert_only(&diags, "Frob", "auth scopes must be non-empty");
+}
+
+#[test]
+fn auth_scope_wildcard() {
+    let diags = check(&library(&rpc(
+        "Frob",
+        r#"option (dotlanth.api.v1.auth) = { scopes: "books.read" scopes: "*" };"#,
+    )));
+    assert_only(&diags, "Frob", "auth scope `*` is the wildcard");
+    assert!(
+        diags[0].message.contains("not a requirement"),
+        "{}",
+        diags[0]
+    );
+}
+
+/// A value this generator does not know (from a newer `annotations.proto`) is
+/// an error, not a silent fallback to the derived placement.
+#[test]
+fn graphql_unknown_value() {
+    let annotations = "dotlanth/api/v1/annotations.proto";
+    let current = std::fs::read_to_string(common::repo_protos().join(annotations)).unwrap();
+    let hidden = "  GRAPHQL_OPERATION_HIDDEN = 4;\n";
+    assert!(current.contains(hidden));
+    let newer = current.replace(
+        hidden,
+        &format!("{hidden}  GRAPHQL_OPERATION_FUTURE = 9;\n"),
+    );
+    let diags = diagnostics(&[
+        (
+            FILE,
+            &library(&rpc(
+                "Frob",
+                "option (dotlanth.api.v1.graphql) = GRAPHQL_OPERATION_FUTURE;",
+            )),
+        ),
+        // Shadows the repository's copy (the scratch directory is searched first).
+        (annotations, &newer),
+    ]);
+    assert_only(&diags, "Frob", "unknown (dotlanth.api.v1.graphql) value 9");
 }
 
 #[test]
@@ -912,7 +1046,6 @@ message Shelf {
     let t = &method(&api, "Trailing").comments;
     assert_eq!(t.leading, "");
     assert_eq!(t.trailing, "Trailing method comment.");
-    assert_eq!(t.text(), "Trailing method comment.");
 
     let book = &api.messages["test.v1.Book"];
     assert_eq!(book.comments.leading, "A book.");
@@ -996,4 +1129,70 @@ message Item {
     assert_eq!(item.oneofs.len(), 1, "only the real oneof");
     assert!(api.messages.contains_key("google.protobuf.Timestamp"));
     assert!(api.enums.contains_key("test.v1.Kind"));
+}
+
+// ----------------------------------------------------------------------------
+// Options.
+
+const BAD_CRATE_NAMES: &[&str] = &[
+    "",
+    "Library",
+    "library-API",
+    "1library",
+    "-library",
+    "_library",
+    "library api",
+    "library\"",
+    "library.api",
+    "bibliothèque",
+    "library\nname = \"x\"",
+];
+
+fn assert_bad_crate_name(result: Result<Options, Error>, name: &str) {
+    match result {
+        Err(Error::Options(message)) => {
+            assert!(
+                message.contains(&format!("crate_name `{name}` is not a valid crate name")),
+                "{message}"
+            );
+            assert!(message.contains("lowercase"), "{message}");
+        }
+        Err(e) => panic!("{name:?}: expected Error::Options, got {e}"),
+        Ok(o) => panic!("{name:?} accepted: {o:?}"),
+    }
+}
+
+#[test]
+fn crate_name_must_be_a_lowercase_package_name() {
+    for name in BAD_CRATE_NAMES {
+        assert_bad_crate_name(Options::new(*name), name);
+        assert_bad_crate_name(Options::parse(&format!("crate_name={name}")), name);
+    }
+    // A commas-separated parameter cannot smuggle one in either.
+    assert!(Options::parse("crate_name=ok,crate_name=Bad").is_err());
+    for name in ["a", "dotlanth-api", "library_api", "api2", "a-1_b"] {
+        assert_eq!(Options::new(name).unwrap().crate_name, name);
+        assert_eq!(
+            Options::parse(&format!(" crate_name={name} ")).unwrap(),
+            Options::new(name).unwrap()
+        );
+    }
+    assert_eq!(Options::parse("").unwrap(), Options::default());
+    Options::default().validate().unwrap();
+}
+
+#[test]
+fn generate_rejects_an_invalid_crate_name() {
+    let c = common::compile_sources(&[(FILE, &library(&rpc("Frob", "")))]);
+    let options = Options {
+        crate_name: "Not Valid".into(),
+    };
+    match dotlanth_codegen::generate(&c.set, &c.files, &options) {
+        Err(e @ Error::Options(_)) => assert!(
+            e.to_string()
+                .starts_with("invalid options: crate_name `Not Valid` is not a valid crate name"),
+            "{e}"
+        ),
+        other => panic!("expected Error::Options, got {other:?}"),
+    }
 }

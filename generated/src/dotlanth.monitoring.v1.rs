@@ -308,8 +308,10 @@ pub mod monitoring_service_client {
         /// no duplicate).
         ///
         /// Errors: `RESOURCE_EXHAUSTED` when the subscriber falls too far behind (the
-        /// message names the height to resume from); `UNAVAILABLE` when the server
-        /// shuts down.
+        /// message names the height to resume from); `OUT_OF_RANGE` when
+        /// `start_height` is beyond the next block; `INVALID_ARGUMENT` for an unknown
+        /// event kind or more than 256 dot names; `UNAVAILABLE` when the server shuts
+        /// down.
         pub async fn stream_events(
             &mut self,
             request: impl tonic::IntoRequest<super::StreamEventsRequest>,
@@ -383,8 +385,10 @@ pub mod monitoring_service_server {
         /// no duplicate).
         ///
         /// Errors: `RESOURCE_EXHAUSTED` when the subscriber falls too far behind (the
-        /// message names the height to resume from); `UNAVAILABLE` when the server
-        /// shuts down.
+        /// message names the height to resume from); `OUT_OF_RANGE` when
+        /// `start_height` is beyond the next block; `INVALID_ARGUMENT` for an unknown
+        /// event kind or more than 256 dot names; `UNAVAILABLE` when the server shuts
+        /// down.
         async fn stream_events(
             &self,
             request: tonic::Request<super::StreamEventsRequest>,

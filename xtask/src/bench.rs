@@ -272,7 +272,10 @@ struct Server {
 impl Server {
     fn start(bin: &Path, data: &Path, env: &[(String, String)]) -> Result<Server> {
         // Both held while choosing, so they differ.
-        let (a, b) = (TcpListener::bind("127.0.0.1:0")?, TcpListener::bind("127.0.0.1:0")?);
+        let (a, b) = (
+            TcpListener::bind("127.0.0.1:0")?,
+            TcpListener::bind("127.0.0.1:0")?,
+        );
         let (grpc, http) = (a.local_addr()?, b.local_addr()?);
         drop((a, b));
         let child = Command::new(bin)

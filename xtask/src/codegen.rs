@@ -108,13 +108,12 @@ pub fn generate(protos: &Path, crate_name: &str) -> Result<Vec<dotlanth_codegen:
         .open_files(&files)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let set = compiler.encode_file_descriptor_set();
-    let options = dotlanth_codegen::Options {
-        crate_name: crate_name.to_string(),
-    };
+    let options = dotlanth_codegen::Options::new(crate_name).map_err(|e| anyhow::anyhow!("{e}"))?;
     dotlanth_codegen::generate(&set, &files, &options).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Files under `out` that are missing, different, or not generated at all.
+/// Files under `out` that are missing, different, or generated earlier but not
+/// any more.
 pub fn stale_files(out: &Path, files: &[dotlanth_codegen::GeneratedFile]) -> Result<Vec<String>> {
     let mut stale = Vec::new();
     for f in files {
@@ -130,7 +129,9 @@ pub fn stale_files(out: &Path, files: &[dotlanth_codegen::GeneratedFile]) -> Res
     Ok(stale)
 }
 
-/// Files under `out/src` that the generator did not produce.
+/// Files under `out/src` that an earlier run generated (their first line carries
+/// the generator's marker) but this run did not. Any other file there is
+/// somebody's own and is left alone.
 fn extra_files(out: &Path, files: &[dotlanth_codegen::GeneratedFile]) -> Result<Vec<String>> {
     let src = out.join("src");
     if !src.is_dir() {
@@ -139,13 +140,22 @@ fn extra_files(out: &Path, files: &[dotlanth_codegen::GeneratedFile]) -> Result<
     let mut present = Vec::new();
     walk(out, &src, &mut present)?;
     let expected: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    Ok(present
-        .into_iter()
-        .filter(|p| !expected.contains(p.as_str()))
-        .collect())
+    let mut extra = Vec::new();
+    for p in present {
+        if expected.contains(p.as_str()) {
+            continue;
+        }
+        let path = out.join(&p);
+        let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        if dotlanth_codegen::emit::is_generated(&bytes) {
+            extra.push(p);
+        }
+    }
+    Ok(extra)
 }
 
-/// Writes the files (only those that changed) and removes stale ones under `src/`.
+/// Writes the files (only those that changed) and removes stale generated ones
+/// under `src/`.
 pub fn write(out: &Path, files: &[dotlanth_codegen::GeneratedFile]) -> Result<()> {
     for extra in extra_files(out, files)? {
         fs::remove_file(out.join(&extra))?;

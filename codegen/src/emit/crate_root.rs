@@ -3,12 +3,28 @@
 use crate::emit::{RUST_HEADER, rust_types::module_parts};
 use crate::model::Api;
 use crate::{GeneratedFile, Options};
+use askama::Template;
 use std::collections::BTreeMap;
 
+/// The manifest. `crate_name` is a validated package name ([`Options::validate`]),
+/// so it needs no TOML escaping.
+#[derive(Template)]
+#[template(path = "Cargo.toml.tmpl", escape = "none")]
+struct CargoToml<'a> {
+    crate_name: &'a str,
+}
+
 /// Emits `Cargo.toml` and `src/lib.rs`.
-pub fn emit(api: &Api, options: &Options, packages_with_code: &[String]) -> Vec<GeneratedFile> {
-    let manifest = include_str!("../../templates/Cargo.toml.tmpl")
-        .replace("{{ crate_name }}", &options.crate_name);
+pub fn emit(
+    api: &Api,
+    options: &Options,
+    packages_with_code: &[String],
+) -> Result<Vec<GeneratedFile>, String> {
+    let manifest = CargoToml {
+        crate_name: &options.crate_name,
+    }
+    .render()
+    .map_err(|e| format!("Cargo.toml template: {e}"))?;
 
     let mut tree = Node::default();
     for package in packages_with_code {
@@ -33,10 +49,11 @@ pub fn emit(api: &Api, options: &Options, packages_with_code: &[String]) -> Vec<
     );
     lib.push('\n');
     write_tree(&tree, 0, &mut lib);
-    vec![
-        GeneratedFile::text("Cargo.toml", manifest),
+    Ok(vec![
+        // askama drops the template's final newline.
+        GeneratedFile::text("Cargo.toml", format!("{manifest}\n")),
         GeneratedFile::text("src/lib.rs", lib),
-    ]
+    ])
 }
 
 #[derive(Default)]

@@ -2,9 +2,18 @@
 //!
 //! It holds the generated files and everything they import, dependencies first,
 //! with source info stripped (comments are for docs, not for reflection clients)
-//! and extension options kept byte for byte. Well-known types come from the
-//! generator's bundled copy, not from the compiler. It is emitted as a Rust byte-string
+//! and extension options kept byte for byte. It is emitted as a Rust byte-string
 //! literal so the output stays text (a protoc plugin can only return text).
+//!
+//! Compilers bundle different revisions of the well-known types, so a
+//! `google/protobuf/*.proto` file comes from the generator's own copy (prost-reflect's
+//! global pool: `any`, `api`, `compiler/plugin`, `descriptor`, `duration`, `empty`,
+//! `field_mask`, `source_context`, `struct`, `timestamp`, `type`, `wrappers`) and
+//! every driver emits the same bytes. A `google/protobuf/` file the generator does
+//! not bundle (the editions feature files, say) can only come from the compiler,
+//! whose copy may differ between drivers: it is used, but named in the generated
+//! file's documentation, so the difference shows in review and in `gen --check`
+//! instead of creeping in silently. The tests pin that our trees need no such file.
 
 use crate::{GeneratedFile, emit::RUST_HEADER};
 use prost::encoding::{WireType, decode_key, decode_varint};
@@ -22,16 +31,16 @@ pub fn emit(pool: &DescriptorPool, files: &[String]) -> Result<GeneratedFile, St
         visit(&file, &mut seen, &mut ordered);
     }
     let mut set = Vec::new();
-    let bundled = DescriptorPool::global();
+    let mut from_compiler = Vec::new();
     for file in &ordered {
-        // Compilers bundle different revisions of the well-known types; use the
-        // generator's own copy so every driver emits the same bytes.
-        let encoded = match file.name().starts_with("google/protobuf/") {
-            true => bundled
-                .get_file_by_name(file.name())
-                .unwrap_or_else(|| file.clone())
-                .encode_to_vec(),
-            false => file.encode_to_vec(),
+        let encoded = match source(file) {
+            Source::Bundled(own) => own.encode_to_vec(),
+            Source::Compiler => {
+                if is_well_known(file.name()) {
+                    from_compiler.push(file.name().to_string());
+                }
+                file.encode_to_vec()
+            }
         };
         let bytes = strip_field(&encoded, SOURCE_CODE_INFO)?;
         prost::encoding::bytes::encode(1, &bytes, &mut set);
@@ -40,10 +49,50 @@ pub fn emit(pool: &DescriptorPool, files: &[String]) -> Result<GeneratedFile, St
     code.push_str(
         "/// Encoded `google.protobuf.FileDescriptorSet` of the API and its imports, for reflection.\n",
     );
+    if !from_compiler.is_empty() {
+        code.push_str(
+            "///\n/// Well-known files the generator does not bundle, so taken from the compiler\n\
+             /// (their bytes may differ between drivers):\n",
+        );
+        for name in &from_compiler {
+            code.push_str(&format!("/// - `{name}`\n"));
+        }
+    }
     code.push_str("pub const FILE_DESCRIPTOR_SET: &[u8] = b\"\\\n");
     code.push_str(&byte_string_body(&set));
     code.push_str("\";\n");
     Ok(GeneratedFile::text("src/descriptor_set.rs", code))
+}
+
+/// Where the bytes of a file of the set come from.
+enum Source {
+    /// The generator's own copy of a well-known file.
+    Bundled(FileDescriptor),
+    /// The descriptor set the driver passed in.
+    Compiler,
+}
+
+/// Whether a file is one of protobuf's well-known files.
+fn is_well_known(name: &str) -> bool {
+    name.starts_with("google/protobuf/")
+}
+
+/// The generator's own copy of a well-known file, if it bundles one.
+pub fn bundled(name: &str) -> Option<FileDescriptor> {
+    if is_well_known(name) {
+        DescriptorPool::global().get_file_by_name(name)
+    } else {
+        None
+    }
+}
+
+fn source(file: &FileDescriptor) -> Source {
+    match bundled(file.name()) {
+        Some(own) => Source::Bundled(own),
+        // Not a well-known file, or one the generator does not bundle: see the
+        // module documentation.
+        None => Source::Compiler,
+    }
 }
 
 /// `FileDescriptorProto.source_code_info`.
@@ -132,6 +181,55 @@ mod tests {
         prost::encoding::int32::encode(3, &7, &mut expected);
         assert_eq!(stripped, expected);
         assert!(strip_field(&[0x0a, 0x05, 0x01], 9).is_err());
+    }
+
+    #[test]
+    fn the_generator_bundles_the_usual_well_known_files() {
+        for name in [
+            "google/protobuf/any.proto",
+            "google/protobuf/descriptor.proto",
+            "google/protobuf/duration.proto",
+            "google/protobuf/empty.proto",
+            "google/protobuf/field_mask.proto",
+            "google/protobuf/struct.proto",
+            "google/protobuf/timestamp.proto",
+            "google/protobuf/wrappers.proto",
+        ] {
+            assert!(bundled(name).is_some(), "{name} is not bundled");
+        }
+        assert!(bundled("google/api/http.proto").is_none());
+        assert!(bundled("google/protobuf/cpp_features.proto").is_none());
+    }
+
+    /// A `google/protobuf/` file the generator does not bundle keeps the
+    /// compiler's bytes and is named in the output.
+    #[test]
+    fn unbundled_well_known_file_is_taken_from_the_compiler_and_named() {
+        use prost_types::{DescriptorProto, FileDescriptorProto, FileDescriptorSet};
+        let file = FileDescriptorProto {
+            name: Some("google/protobuf/not_bundled.proto".into()),
+            package: Some("google.protobuf".into()),
+            syntax: Some("proto3".into()),
+            message_type: vec![DescriptorProto {
+                name: Some("NotBundled".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let set = FileDescriptorSet {
+            file: vec![file.clone()],
+        };
+        let pool = DescriptorPool::decode(prost::Message::encode_to_vec(&set).as_slice()).unwrap();
+        let out = emit(&pool, &["google/protobuf/not_bundled.proto".into()]).unwrap();
+        let text = String::from_utf8(out.contents).unwrap();
+        assert!(
+            text.contains("taken from the compiler")
+                && text.contains("/// - `google/protobuf/not_bundled.proto`\n"),
+            "{text}"
+        );
+        let mut literal = Vec::new();
+        prost::encoding::bytes::encode(1, &prost::Message::encode_to_vec(&file), &mut literal);
+        assert!(text.contains(&byte_string_body(&literal)), "{text}");
     }
 
     #[test]

@@ -41,11 +41,17 @@ impl Timestamp {
     }
 
     /// Parses RFC 3339 text (any offset; `T` and `Z` in upper or lower case).
+    /// A leap second (`23:59:60`) is rejected: a `Timestamp` cannot hold one.
     pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
         let t = chrono::DateTime::parse_from_rfc3339(s).map_err(|e| format!("invalid timestamp `{s}`: {e}"))?;
+        // chrono represents a leap second as nanos of 1_000_000_000 and more.
+        let nanos = t.timestamp_subsec_nanos();
+        if nanos >= 1_000_000_000 {
+            return Err(format!("timestamp `{s}` is a leap second, which a Timestamp cannot represent"));
+        }
         let ts = Timestamp {
             seconds: t.timestamp(),
-            nanos: t.timestamp_subsec_nanos() as i32,
+            nanos: nanos as i32,
         };
         if !(MIN_SECONDS..=MAX_SECONDS).contains(&ts.seconds) {
             return Err(format!("timestamp `{s}` is outside 0001-01-01..9999-12-31"));
@@ -53,6 +59,20 @@ impl Timestamp {
         Ok(ts)
     }
 }
+
+/// A [`Timestamp`] that is not a valid point in time (seconds outside
+/// 0001-01-01..9999-12-31 or nanos outside 0..=999_999_999) or that
+/// [`SystemTime`] cannot represent on this platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimestampOutOfRange;
+
+impl std::fmt::Display for TimestampOutOfRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("timestamp out of range")
+    }
+}
+
+impl std::error::Error for TimestampOutOfRange {}
 
 impl From<SystemTime> for Timestamp {
     fn from(t: SystemTime) -> Self {
@@ -74,14 +94,21 @@ impl From<SystemTime> for Timestamp {
     }
 }
 
-impl From<Timestamp> for SystemTime {
-    fn from(t: Timestamp) -> Self {
-        let nanos = Duration::from_nanos(t.nanos.clamp(0, 999_999_999) as u64);
-        if t.seconds >= 0 {
-            UNIX_EPOCH + Duration::from_secs(t.seconds as u64) + nanos
-        } else {
-            UNIX_EPOCH - Duration::from_secs(t.seconds.unsigned_abs()) + nanos
+impl TryFrom<Timestamp> for SystemTime {
+    type Error = TimestampOutOfRange;
+
+    fn try_from(t: Timestamp) -> Result<Self, Self::Error> {
+        if !(MIN_SECONDS..=MAX_SECONDS).contains(&t.seconds) || !(0..1_000_000_000).contains(&t.nanos) {
+            return Err(TimestampOutOfRange);
         }
+        let whole = if t.seconds >= 0 {
+            UNIX_EPOCH.checked_add(Duration::from_secs(t.seconds.unsigned_abs()))
+        } else {
+            UNIX_EPOCH.checked_sub(Duration::from_secs(t.seconds.unsigned_abs()))
+        };
+        whole
+            .and_then(|w| w.checked_add(Duration::from_nanos(t.nanos.unsigned_abs().into())))
+            .ok_or(TimestampOutOfRange)
     }
 }
 
