@@ -21,6 +21,13 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: {{ h.method }},
                 path: {{ h.path }},
+                segments: &[{{ h.segments }}],
+                variables: &[
+{%- for v in h.variables %}
+                    PathVariable { field_path: &[{{ v.field_path }}], first: {{ v.first }}, len: {{ v.len }}, multi_segment: {{ v.multi_segment }} },
+{%- endfor %}
+                ],
+                verb: {{ h.verb }},
                 body: {{ h.body }},
                 response_body: {{ h.response_body }},
             },

@@ -53,14 +53,47 @@ pub enum GraphqlPlacement {
 /// One `google.api.http` binding of a method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HttpBinding {
-    /// HTTP method (`GET`, `POST`, ..., or a custom kind).
+    /// HTTP method (`GET`, `POST`, ..., or a custom kind; `*` is any method).
     pub method: &'static str,
     /// Path template, as declared.
     pub path: &'static str,
+    /// The template's segments after the leading `/`, variables replaced by
+    /// their sub-templates; literals are as written (percent-encoded form).
+    pub segments: &'static [PathSegment],
+    /// The variables, each spanning a run of `segments`.
+    pub variables: &'static [PathVariable],
+    /// The custom verb without its `:`, or empty.
+    pub verb: &'static str,
     /// `body`: empty, `*`, or a top-level request field.
     pub body: &'static str,
     /// `response_body`: empty, or a top-level response field.
     pub response_body: &'static str,
+}
+
+/// One segment of a path template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PathSegment {
+    /// Exactly this text.
+    Literal(&'static str),
+    /// `*`: one segment.
+    Wildcard,
+    /// `**`: zero or more segments (always the last segment).
+    DoubleWildcard,
+}
+
+/// A path variable: the request field it sets, and the template segments
+/// `segments[first..first + len]` whose matched text (joined by `/`) is its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PathVariable {
+    /// Field names from the request message down (`["book", "name"]`).
+    pub field_path: &'static [&'static str],
+    /// Index of the variable's first segment.
+    pub first: usize,
+    /// Number of template segments the variable spans.
+    pub len: usize,
+    /// Whether the sub-template can match more than one segment (anything but a
+    /// single `*`); such values keep `%2F` encoded when decoded.
+    pub multi_segment: bool,
 }
 
 /// What the runtime knows about one RPC: enough for routing, authorization,

@@ -2,7 +2,7 @@
 //! Metadata of every RPC, from the proto annotations. The runtime reads it for
 //! authorization, metrics and tracing; nothing lists methods by hand.
 
-use crate::meta::{GraphqlPlacement, HttpBinding, Idempotency, MethodInfo, MethodKind};
+use crate::meta::{GraphqlPlacement, HttpBinding, Idempotency, MethodInfo, MethodKind, PathSegment, PathVariable};
 
 /// Every method of every generated service, sorted by gRPC path.
 pub static METHODS: &[MethodInfo] = &[
@@ -20,6 +20,11 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "GET",
                 path: "/api/v1/monitoring/blocks/{height}",
+                segments: &[PathSegment::Literal("api"), PathSegment::Literal("v1"), PathSegment::Literal("monitoring"), PathSegment::Literal("blocks"), PathSegment::Wildcard],
+                variables: &[
+                    PathVariable { field_path: &["height"], first: 4, len: 1, multi_segment: false },
+                ],
+                verb: "",
                 body: "",
                 response_body: "",
             },
@@ -41,6 +46,10 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "GET",
                 path: "/api/v1/monitoring/status",
+                segments: &[PathSegment::Literal("api"), PathSegment::Literal("v1"), PathSegment::Literal("monitoring"), PathSegment::Literal("status")],
+                variables: &[
+                ],
+                verb: "",
                 body: "",
                 response_body: "",
             },
@@ -62,6 +71,10 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "GET",
                 path: "/api/v1/monitoring/events",
+                segments: &[PathSegment::Literal("api"), PathSegment::Literal("v1"), PathSegment::Literal("monitoring"), PathSegment::Literal("events")],
+                variables: &[
+                ],
+                verb: "",
                 body: "",
                 response_body: "",
             },
@@ -83,6 +96,10 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "POST",
                 path: "/api/v1/runtime/ping",
+                segments: &[PathSegment::Literal("api"), PathSegment::Literal("v1"), PathSegment::Literal("runtime"), PathSegment::Literal("ping")],
+                variables: &[
+                ],
+                verb: "",
                 body: "*",
                 response_body: "",
             },
@@ -104,6 +121,10 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "POST",
                 path: "/api/v1/vm/dots/deploy",
+                segments: &[PathSegment::Literal("api"), PathSegment::Literal("v1"), PathSegment::Literal("vm"), PathSegment::Literal("dots"), PathSegment::Literal("deploy")],
+                variables: &[
+                ],
+                verb: "",
                 body: "*",
                 response_body: "",
             },
@@ -125,6 +146,11 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "POST",
                 path: "/api/v1/vm/dots/{name}:execute",
+                segments: &[PathSegment::Literal("api"), PathSegment::Literal("v1"), PathSegment::Literal("vm"), PathSegment::Literal("dots"), PathSegment::Wildcard],
+                variables: &[
+                    PathVariable { field_path: &["name"], first: 4, len: 1, multi_segment: false },
+                ],
+                verb: "execute",
                 body: "*",
                 response_body: "",
             },
@@ -146,6 +172,11 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "GET",
                 path: "/api/v1/vm/dots/{name}",
+                segments: &[PathSegment::Literal("api"), PathSegment::Literal("v1"), PathSegment::Literal("vm"), PathSegment::Literal("dots"), PathSegment::Wildcard],
+                variables: &[
+                    PathVariable { field_path: &["name"], first: 4, len: 1, multi_segment: false },
+                ],
+                verb: "",
                 body: "",
                 response_body: "",
             },

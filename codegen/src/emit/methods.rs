@@ -3,6 +3,7 @@
 use crate::GeneratedFile;
 use crate::emit::{RUST_HEADER, lit};
 use crate::model::{Api, Idempotency, MethodKind};
+use crate::template::{PathTemplate, Segment};
 use askama::Template;
 
 #[derive(Template)]
@@ -33,8 +34,50 @@ struct MethodRow {
 struct HttpRow {
     method: String,
     path: String,
+    segments: String,
+    variables: Vec<VariableRow>,
+    verb: String,
     body: String,
     response_body: String,
+}
+
+struct VariableRow {
+    field_path: String,
+    first: usize,
+    len: usize,
+    multi_segment: bool,
+}
+
+/// A binding's template as rows of the table.
+fn template_rows(t: &PathTemplate) -> (String, Vec<VariableRow>) {
+    let mut segments = Vec::new();
+    let mut variables = Vec::new();
+    let flat = |s: &Segment| match s {
+        Segment::Literal(l) => format!("PathSegment::Literal({})", lit(l)),
+        Segment::Wildcard => "PathSegment::Wildcard".to_string(),
+        Segment::DoubleWildcard => "PathSegment::DoubleWildcard".to_string(),
+        Segment::Variable(_) => unreachable!("variables hold no variables"),
+    };
+    for s in &t.segments {
+        match s {
+            Segment::Variable(v) => {
+                variables.push(VariableRow {
+                    field_path: v
+                        .field_path
+                        .iter()
+                        .map(|f| lit(f))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    first: segments.len(),
+                    len: v.segments.len(),
+                    multi_segment: v.is_multi_segment(),
+                });
+                segments.extend(v.segments.iter().map(flat));
+            }
+            other => segments.push(flat(other)),
+        }
+    }
+    (segments.join(", "), variables)
 }
 
 /// Emits `src/methods.rs`.
@@ -72,11 +115,17 @@ pub fn emit(api: &Api) -> Result<GeneratedFile, String> {
             http: m
                 .http
                 .iter()
-                .map(|h| HttpRow {
-                    method: lit(h.method.as_str()),
-                    path: lit(&h.template.to_string()),
-                    body: lit(h.body.as_str()),
-                    response_body: lit(h.response_body.as_deref().unwrap_or("")),
+                .map(|h| {
+                    let (segments, variables) = template_rows(&h.template);
+                    HttpRow {
+                        method: lit(h.method.as_str()),
+                        path: lit(&h.template.to_string()),
+                        segments,
+                        variables,
+                        verb: lit(h.template.verb.as_deref().unwrap_or("")),
+                        body: lit(h.body.as_str()),
+                        response_body: lit(h.response_body.as_deref().unwrap_or("")),
+                    }
                 })
                 .collect(),
             graphql: m.graphql.name(),
@@ -90,6 +139,13 @@ pub fn emit(api: &Api) -> Result<GeneratedFile, String> {
     }
     if methods.iter().any(|m| !m.http.is_empty()) {
         used.push("HttpBinding");
+    }
+    let bindings = || methods.iter().flat_map(|m| &m.http);
+    if bindings().any(|h| !h.segments.is_empty()) {
+        used.push("PathSegment");
+    }
+    if bindings().any(|h| !h.variables.is_empty()) {
+        used.push("PathVariable");
     }
     used.sort_unstable();
     let imports = match used.as_slice() {

@@ -2,7 +2,7 @@
 //! Metadata of every RPC, from the proto annotations. The runtime reads it for
 //! authorization, metrics and tracing; nothing lists methods by hand.
 
-use crate::meta::{GraphqlPlacement, HttpBinding, Idempotency, MethodInfo, MethodKind};
+use crate::meta::{GraphqlPlacement, HttpBinding, Idempotency, MethodInfo, MethodKind, PathSegment, PathVariable};
 
 /// Every method of every generated service, sorted by gRPC path.
 pub static METHODS: &[MethodInfo] = &[
@@ -20,6 +20,11 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "POST",
                 path: "/v1/{parent=shelves/*}/books",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("shelves"), PathSegment::Wildcard, PathSegment::Literal("books")],
+                variables: &[
+                    PathVariable { field_path: &["parent"], first: 1, len: 2, multi_segment: true },
+                ],
+                verb: "",
                 body: "book",
                 response_body: "",
             },
@@ -41,6 +46,10 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "POST",
                 path: "/v1/shelves",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("shelves")],
+                variables: &[
+                ],
+                verb: "",
                 body: "shelf",
                 response_body: "",
             },
@@ -62,6 +71,11 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "DELETE",
                 path: "/v1/{name=shelves/*}",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("shelves"), PathSegment::Wildcard],
+                variables: &[
+                    PathVariable { field_path: &["name"], first: 1, len: 2, multi_segment: true },
+                ],
+                verb: "",
                 body: "",
                 response_body: "",
             },
@@ -83,6 +97,11 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "GET",
                 path: "/v1/{path=archive/**}",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("archive"), PathSegment::DoubleWildcard],
+                variables: &[
+                    PathVariable { field_path: &["path"], first: 1, len: 2, multi_segment: true },
+                ],
+                verb: "",
                 body: "",
                 response_body: "",
             },
@@ -104,12 +123,22 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "GET",
                 path: "/v1/{name=shelves/*/books/*}",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("shelves"), PathSegment::Wildcard, PathSegment::Literal("books"), PathSegment::Wildcard],
+                variables: &[
+                    PathVariable { field_path: &["name"], first: 1, len: 4, multi_segment: true },
+                ],
+                verb: "",
                 body: "",
                 response_body: "",
             },
             HttpBinding {
                 method: "GET",
                 path: "/v1/{name=authors/*/books/*}",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("authors"), PathSegment::Wildcard, PathSegment::Literal("books"), PathSegment::Wildcard],
+                variables: &[
+                    PathVariable { field_path: &["name"], first: 1, len: 4, multi_segment: true },
+                ],
+                verb: "",
                 body: "",
                 response_body: "",
             },
@@ -131,6 +160,11 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "GET",
                 path: "/v1/{name=shelves/*/books/*}/cover",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("shelves"), PathSegment::Wildcard, PathSegment::Literal("books"), PathSegment::Wildcard, PathSegment::Literal("cover")],
+                variables: &[
+                    PathVariable { field_path: &["name"], first: 1, len: 4, multi_segment: true },
+                ],
+                verb: "",
                 body: "",
                 response_body: "image",
             },
@@ -152,6 +186,11 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "GET",
                 path: "/v1/{name=shelves/*}",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("shelves"), PathSegment::Wildcard],
+                variables: &[
+                    PathVariable { field_path: &["name"], first: 1, len: 2, multi_segment: true },
+                ],
+                verb: "",
                 body: "",
                 response_body: "",
             },
@@ -188,6 +227,10 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "GET",
                 path: "/v1/shelves",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("shelves")],
+                variables: &[
+                ],
+                verb: "",
                 body: "",
                 response_body: "",
             },
@@ -209,6 +252,11 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "POST",
                 path: "/v1/{name=shelves/*/books/*}:publish",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("shelves"), PathSegment::Wildcard, PathSegment::Literal("books"), PathSegment::Wildcard],
+                variables: &[
+                    PathVariable { field_path: &["name"], first: 1, len: 4, multi_segment: true },
+                ],
+                verb: "publish",
                 body: "*",
                 response_body: "",
             },
@@ -230,12 +278,22 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "PATCH",
                 path: "/v1/{book.name=shelves/*/books/*}",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("shelves"), PathSegment::Wildcard, PathSegment::Literal("books"), PathSegment::Wildcard],
+                variables: &[
+                    PathVariable { field_path: &["book", "name"], first: 1, len: 4, multi_segment: true },
+                ],
+                verb: "",
                 body: "book",
                 response_body: "",
             },
             HttpBinding {
                 method: "PUT",
                 path: "/v1/{book.name=shelves/*/books/*}",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("shelves"), PathSegment::Wildcard, PathSegment::Literal("books"), PathSegment::Wildcard],
+                variables: &[
+                    PathVariable { field_path: &["book", "name"], first: 1, len: 4, multi_segment: true },
+                ],
+                verb: "",
                 body: "*",
                 response_body: "",
             },
@@ -257,6 +315,11 @@ pub static METHODS: &[MethodInfo] = &[
             HttpBinding {
                 method: "GET",
                 path: "/v1/{name=shelves/*}:watch",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("shelves"), PathSegment::Wildcard],
+                variables: &[
+                    PathVariable { field_path: &["name"], first: 1, len: 2, multi_segment: true },
+                ],
+                verb: "watch",
                 body: "",
                 response_body: "",
             },
