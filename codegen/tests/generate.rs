@@ -637,6 +637,6 @@ fn methods_table_imports_only_what_it_uses() {
                 "{header}service S {{ rpc Do(M) returns (M) {{ option (google.api.http) = {{ post: \"/v1/do\" }}; }} }}\n"
             )
         )]),
-        "use crate::meta::{GraphqlPlacement, HttpBinding, Idempotency, MethodInfo, MethodKind};"
+        "use crate::meta::{GraphqlPlacement, HttpBinding, Idempotency, MethodInfo, MethodKind, PathSegment};"
     );
 }
