@@ -25,6 +25,8 @@ pub struct Config {
     pub vm: VmSection,
     /// Tokens and scopes.
     pub auth: AuthConfig,
+    /// The REST surface.
+    pub rest: RestConfig,
     /// Logs, metrics, tracing.
     pub telemetry: TelemetryConfig,
 }
@@ -71,6 +73,16 @@ pub struct VmSection {
     pub max_input_bytes: usize,
     /// Per-subscriber event buffer.
     pub event_buffer: usize,
+}
+
+/// `[rest]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestConfig {
+    /// Reject unknown JSON fields and query parameters with 400.
+    pub strict: bool,
+    /// Read `+` in query strings as a space.
+    pub query_plus_as_space: bool,
 }
 
 /// `[auth]`

@@ -1,6 +1,8 @@
-//! The HTTP port: `/metrics`, `/healthz`, `/readyz` (REST and GraphQL join later).
+//! The HTTP port: `/metrics`, `/healthz`, `/readyz`, and the REST surface for
+//! every other path.
 
 use crate::metrics::Metrics;
+use crate::rest::RestGateway;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -16,6 +18,8 @@ pub struct HttpState {
     pub metrics: Option<Metrics>,
     /// True once both listeners serve, false again when shutting down.
     pub ready: Arc<AtomicBool>,
+    /// The REST surface, for every other path.
+    pub rest: Arc<RestGateway>,
 }
 
 /// The router of the HTTP port.
@@ -24,7 +28,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .fallback(not_found)
+        .fallback(rest)
         .with_state(state)
 }
 
@@ -53,6 +57,13 @@ async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
     } else {
         json(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"not ready"}"#)
     }
+}
+
+async fn rest(
+    State(state): State<HttpState>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    state.rest.clone().handle(req).await
 }
 
 async fn not_found() -> impl IntoResponse {

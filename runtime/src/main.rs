@@ -6,6 +6,7 @@ mod gate;
 mod grpc_layer;
 mod http;
 mod metrics;
+mod rest;
 mod server;
 mod services;
 mod telemetry;

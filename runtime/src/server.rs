@@ -9,6 +9,8 @@ use crate::gate::Gate;
 use crate::grpc_layer::GateLayer;
 use crate::http::{HttpState, router};
 use crate::metrics::Metrics;
+use crate::rest::request::Strictness;
+use crate::rest::{RestGateway, RestOptions};
 use crate::services::{monitoring::Monitoring, runtime::Runtime, vm::Dots};
 use anyhow::{Context, Result};
 use dotlanth_api::dotlanth::monitoring::v1::monitoring_service_server::MonitoringServiceServer;
@@ -21,6 +23,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -54,17 +58,22 @@ pub async fn serve(config: Config) -> Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
 
-    let grpc = grpc_server(
-        &config,
-        vm.clone(),
-        gate,
-        grpc_listener,
-        shutdown_rx.clone(),
-    )
-    .await?;
+    let routes = api_routes(&config, vm.clone(), &shutdown_rx).await?;
+    let rest = RestGateway::new(
+        GateLayer::new(gate.clone()).layer(routes.clone()),
+        RestOptions {
+            max_body_bytes: config.server.max_message_bytes,
+            strictness: Strictness {
+                strict: config.rest.strict,
+                plus_as_space: config.rest.query_plus_as_space,
+            },
+        },
+    )?;
+    let grpc = grpc_server(&config, routes, gate, grpc_listener, shutdown_rx.clone());
     let http_state = HttpState {
         metrics,
         ready: ready.clone(),
+        rest,
     };
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
@@ -119,13 +128,13 @@ fn task_outcome<E: std::fmt::Display>(r: Result<Result<(), E>, tokio::task::Join
     }
 }
 
-async fn grpc_server(
+/// Every gRPC service the process offers (API, health, reflection): served on
+/// the gRPC port and called in-process by the REST surface.
+async fn api_routes(
     config: &Config,
     vm: dotlanth_vm::Vm,
-    gate: Gate,
-    listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<Result<(), tonic::transport::Error>>> {
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Routes> {
     let limit = config.server.max_message_bytes;
     let (health_reporter, health) = tonic_health::server::health_reporter();
     set_health(&health_reporter, tonic_health::ServingStatus::Serving).await;
@@ -145,7 +154,28 @@ async fn grpc_server(
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .context("building reflection v1alpha")?;
+    Ok(Routes::builder()
+        .routes()
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(RuntimeServiceServer::new(Runtime).max_decoding_message_size(limit))
+        .add_service(VmServiceServer::new(Dots::new(vm.clone())).max_decoding_message_size(limit))
+        .add_service(
+            MonitoringServiceServer::new(Monitoring::new(vm, shutdown.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .prepare())
+}
 
+/// The gRPC port: CORS, gRPC-Web translation and the gate over the routes.
+fn grpc_server(
+    config: &Config,
+    routes: Routes,
+    gate: Gate,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<Result<(), tonic::transport::Error>> {
     let origins: Vec<HeaderValue> = config
         .server
         .cors_allowed_origins
@@ -179,22 +209,14 @@ async fn grpc_server(
         .layer(cors)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(GateLayer::new(gate))
-        .add_service(health)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(RuntimeServiceServer::new(Runtime).max_decoding_message_size(limit))
-        .add_service(VmServiceServer::new(Dots::new(vm.clone())).max_decoding_message_size(limit))
-        .add_service(
-            MonitoringServiceServer::new(Monitoring::new(vm, shutdown.clone()))
-                .max_decoding_message_size(limit),
-        );
-    Ok(tokio::spawn(async move {
+        .add_routes(routes);
+    tokio::spawn(async move {
         router
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 let _ = shutdown.wait_for(|s| *s).await;
             })
             .await
-    }))
+    })
 }
 
 /// Sets the status of the whole server (`""`) and of every API service.

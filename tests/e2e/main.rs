@@ -12,3 +12,4 @@ mod events;
 mod lifecycle;
 mod observability;
 mod python;
+mod rest;

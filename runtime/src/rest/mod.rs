@@ -1,0 +1,461 @@
+//! The REST/JSON surface: every `google.api.http` binding of the generated
+//! metadata table, transcoded into a gRPC call of the **same** in-process service
+//! stack the gRPC port serves (the [`GateLayer`](crate::grpc_layer::GateLayer)
+//! over the tonic routes): one dispatch path for auth, metrics, tracing and
+//! status codes, no network hop.
+//!
+//! Flow: [`router`] matches method and raw path → [`request`] builds the request
+//! message from path, query and body (proto3 JSON, via prost-reflect and the
+//! generated descriptor set) → a gRPC frame goes through the backend service →
+//! [`response`] renders the reply (or NDJSON/SSE for server streams) or the
+//! status as `google.rpc.Status` JSON.
+
+// Errors here are ready-made HTTP responses, built once per failed request; their
+// size does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod request;
+pub mod response;
+pub mod router;
+
+use crate::grpc_layer::GateService;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::response::Response;
+use bytes::{Bytes, BytesMut};
+use dotlanth_api::meta::MethodKind;
+use http_body_util::{BodyExt, Full, Limited};
+use prost::Message;
+use prost_reflect::{DescriptorPool, MessageDescriptor};
+use request::Strictness;
+use response::{error, frames, json_response, message_json, status_json};
+use router::{RouteError, Router};
+use serde_json::json;
+use std::sync::Arc;
+use tonic::Code;
+use tower::ServiceExt;
+
+/// The service REST calls go to: the gate over the tonic routes.
+pub type Backend = GateService<tonic::service::Routes>;
+
+/// Settings of the REST surface.
+#[derive(Clone, Copy, Debug)]
+pub struct RestOptions {
+    /// Largest accepted request body, in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Parsing strictness.
+    pub strictness: Strictness,
+}
+
+/// Routes, descriptors and the backend; shared by every request.
+pub struct RestGateway {
+    router: Router,
+    pool: DescriptorPool,
+    backend: Backend,
+    options: RestOptions,
+}
+
+/// Headers copied from the HTTP request into the gRPC call as they are.
+const FORWARDED: &[&str] = &["authorization", "traceparent", "tracestate", "grpc-timeout"];
+/// Prefix of request headers that become metadata, and of response metadata headers.
+const METADATA_PREFIX: &str = "grpc-metadata-";
+
+impl RestGateway {
+    /// A gateway over the generated method table and descriptors.
+    pub fn new(backend: Backend, options: RestOptions) -> anyhow::Result<Arc<Self>> {
+        let pool = DescriptorPool::decode(dotlanth_api::FILE_DESCRIPTOR_SET)?;
+        Ok(Arc::new(RestGateway {
+            router: Router::new(dotlanth_api::methods::METHODS),
+            pool,
+            backend,
+            options,
+        }))
+    }
+
+    fn descriptor(&self, name: &str) -> Result<MessageDescriptor, Response> {
+        self.pool
+            .get_message_by_name(name)
+            .ok_or_else(|| error(Code::Internal, "descriptor missing"))
+    }
+
+    /// Answers one HTTP request.
+    pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response {
+        match self.transcode(req).await {
+            Ok(r) | Err(r) => r,
+        }
+    }
+
+    async fn transcode(&self, req: Request<Body>) -> Result<Response, Response> {
+        let (parts, body) = req.into_parts();
+        let matched = match self.router.route(&parts.method, parts.uri.path()) {
+            Ok(m) => m,
+            Err(RouteError::NotFound) => {
+                return Err(error(
+                    Code::NotFound,
+                    &format!("no route for {} {}", parts.method, parts.uri.path()),
+                ));
+            }
+            Err(RouteError::MethodNotAllowed { allow }) => {
+                let mut r = json_response(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    &status_json(
+                        Code::Unimplemented,
+                        &format!("method {} is not allowed here", parts.method),
+                    ),
+                );
+                if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+                    r.headers_mut().insert(header::ALLOW, v);
+                }
+                return Err(r);
+            }
+            Err(RouteError::BadPath(msg)) => return Err(error(Code::InvalidArgument, &msg)),
+        };
+        let method = matched.method;
+        let binding = matched.binding;
+
+        let body = match Limited::new(body, self.options.max_body_bytes)
+            .collect()
+            .await
+        {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(error(
+                    Code::ResourceExhausted,
+                    &format!("request body over {} bytes", self.options.max_body_bytes),
+                )
+                .map_status(StatusCode::PAYLOAD_TOO_LARGE));
+            }
+            Err(e) => {
+                return Err(error(
+                    Code::InvalidArgument,
+                    &format!("reading the body: {e}"),
+                ));
+            }
+        };
+        if !binding.body.is_empty() && !body.is_empty() && !is_json(&parts.headers) {
+            return Err(error(
+                Code::InvalidArgument,
+                "the body must be JSON (content-type: application/json)",
+            )
+            .map_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        }
+
+        let input = self.descriptor(method.input_type)?;
+        let output = self.descriptor(method.output_type)?;
+        let message = request::build(
+            &input,
+            binding,
+            &matched.variables,
+            parts.uri.query(),
+            &body,
+            self.options.strictness,
+        )
+        .map_err(|e| error(Code::InvalidArgument, &e.0))?;
+
+        let grpc_request = grpc_request(method.grpc_path, &parts.headers, message.encode_to_vec())?;
+        let reply = match self.backend.clone().oneshot(grpc_request).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        };
+        if method.kind == MethodKind::ServerStreaming {
+            return stream::respond(
+                reply,
+                output,
+                binding.response_body,
+                wants_sse(&parts.headers),
+            )
+            .await;
+        }
+        unary_reply(reply, &output, binding.response_body).await
+    }
+}
+
+trait MapStatus {
+    fn map_status(self, status: StatusCode) -> Self;
+}
+
+impl MapStatus for Response {
+    fn map_status(mut self, status: StatusCode) -> Self {
+        *self.status_mut() = status;
+        self
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        // No content type: read the body as JSON.
+        None => true,
+        Some(ct) => {
+            let essence = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        }
+    }
+}
+
+fn wants_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"))
+}
+
+/// The in-process gRPC request for a transcoded call.
+fn grpc_request(
+    path: &str,
+    headers: &HeaderMap,
+    message: Vec<u8>,
+) -> Result<http::Request<tonic::body::Body>, Response> {
+    let len = u32::try_from(message.len())
+        .map_err(|_| error(Code::ResourceExhausted, "request too large"))?;
+    let mut frame = BytesMut::with_capacity(5 + message.len());
+    frame.extend_from_slice(&[0]);
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&message);
+    let mut req = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/grpc")
+        .header(header::TE, "trailers")
+        .body(tonic::body::Body::new(Full::new(frame.freeze())))
+        .map_err(|e| error(Code::Internal, &format!("building the call: {e}")))?;
+    let target = req.headers_mut();
+    for name in FORWARDED {
+        if let Some(v) = headers.get(*name) {
+            target.insert(HeaderName::from_static(name), v.clone());
+        }
+    }
+    for (name, value) in headers {
+        if let Some(key) = name.as_str().strip_prefix(METADATA_PREFIX) {
+            // Reserved gRPC headers are not client metadata.
+            if key.is_empty() || key.starts_with("grpc-") || key == "content-type" || key == "te" {
+                continue;
+            }
+            if let Ok(key) = HeaderName::from_bytes(key.as_bytes()) {
+                target.append(key, value.clone());
+            }
+        }
+    }
+    Ok(req)
+}
+
+/// gRPC status of a finished call: trailers first, else the headers
+/// (trailers-only answers).
+fn call_status(headers: &HeaderMap, trailers: Option<&HeaderMap>) -> tonic::Status {
+    trailers
+        .and_then(tonic::Status::from_header_map)
+        .or_else(|| tonic::Status::from_header_map(headers))
+        .unwrap_or_else(|| tonic::Status::unknown("the call ended without a status"))
+}
+
+/// Response metadata as `Grpc-Metadata-<k>` headers.
+fn metadata_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        let n = name.as_str();
+        if n.starts_with("grpc-") || matches!(n, "content-type" | "date" | "te" | "content-length")
+        {
+            continue;
+        }
+        if let Ok(h) = HeaderName::from_bytes(format!("{METADATA_PREFIX}{n}").as_bytes()) {
+            to.append(h, value.clone());
+        }
+    }
+}
+
+async fn unary_reply(
+    reply: http::Response<tonic::body::Body>,
+    output: &MessageDescriptor,
+    response_body: &str,
+) -> Result<Response, Response> {
+    let (parts, body) = reply.into_parts();
+    let collected = body
+        .collect()
+        .await
+        .map_err(|e| error(Code::Unavailable, &format!("reading the reply: {e}")))?;
+    let trailers = collected.trailers().cloned();
+    let bytes: Bytes = collected.to_bytes();
+    let status = call_status(&parts.headers, trailers.as_ref());
+    if status.code() != Code::Ok {
+        let mut r = error(status.code(), status.message());
+        metadata_headers(&parts.headers, r.headers_mut());
+        return Err(r);
+    }
+    let messages = frames(&bytes).map_err(|e| error(Code::Internal, &e))?;
+    let [message] = messages.as_slice() else {
+        return Err(error(
+            Code::Internal,
+            "a unary call answered with no or several messages",
+        ));
+    };
+    let value =
+        message_json(output, message, response_body).map_err(|e| error(Code::Internal, &e))?;
+    let mut r = json_response(StatusCode::OK, &value);
+    metadata_headers(&parts.headers, r.headers_mut());
+    Ok(r)
+}
+
+/// Server streams: newline-delimited `{"result": …}` lines, or SSE `data:` events,
+/// flushed per message, ending with an `{"error": Status}` line (SSE `event:
+/// error`) on failure. An error before the first message is a plain error reply.
+mod stream {
+    use super::*;
+    use futures_util::StreamExt;
+
+    /// Reads frames out of the reply body as they arrive.
+    struct Frames {
+        body: tonic::body::Body,
+        buf: BytesMut,
+        trailers: Option<HeaderMap>,
+        done: bool,
+    }
+
+    enum Item {
+        Message(Bytes),
+        End,
+        Failed(String),
+    }
+
+    impl Frames {
+        async fn next(&mut self) -> Item {
+            loop {
+                if self.buf.len() >= 5 {
+                    let len =
+                        u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]])
+                            as usize;
+                    if self.buf[0] != 0 {
+                        return Item::Failed("compressed gRPC frames are not expected".into());
+                    }
+                    if self.buf.len() >= 5 + len {
+                        let frame = self.buf.split_to(5 + len).freeze();
+                        return Item::Message(frame.slice(5..));
+                    }
+                }
+                if self.done {
+                    return if self.buf.is_empty() {
+                        Item::End
+                    } else {
+                        Item::Failed("truncated gRPC frame".into())
+                    };
+                }
+                match self.body.frame().await {
+                    Some(Ok(frame)) => match frame.into_data() {
+                        Ok(data) => self.buf.extend_from_slice(&data),
+                        Err(frame) => {
+                            if let Ok(t) = frame.into_trailers() {
+                                self.trailers = Some(t);
+                            }
+                        }
+                    },
+                    Some(Err(e)) => return Item::Failed(format!("the stream broke: {e}")),
+                    None => self.done = true,
+                }
+            }
+        }
+    }
+
+    fn line(value: &serde_json::Value, sse_event: Option<&str>, sse: bool) -> Bytes {
+        if sse {
+            match sse_event {
+                Some(event) => Bytes::from(format!("event: {event}\ndata: {value}\n\n")),
+                None => Bytes::from(format!("data: {value}\n\n")),
+            }
+        } else {
+            Bytes::from(format!("{value}\n"))
+        }
+    }
+
+    pub async fn respond(
+        reply: http::Response<tonic::body::Body>,
+        output: MessageDescriptor,
+        response_body: &'static str,
+        sse: bool,
+    ) -> Result<Response, Response> {
+        let (parts, body) = reply.into_parts();
+        let headers = parts.headers;
+        let mut frames = Frames {
+            body,
+            buf: BytesMut::new(),
+            trailers: None,
+            done: false,
+        };
+        // Wait for the first message, so an early failure gets its HTTP status.
+        let first = match frames.next().await {
+            Item::Message(m) => m,
+            Item::End => {
+                let status = call_status(&headers, frames.trailers.as_ref());
+                if status.code() != Code::Ok {
+                    return Err(error(status.code(), status.message()));
+                }
+                return Ok(stream_response(&headers, sse, Body::empty()));
+            }
+            Item::Failed(e) => return Err(error(Code::Unavailable, &e)),
+        };
+        let render = move |bytes: &[u8]| -> Bytes {
+            match message_json(&output, bytes, response_body) {
+                Ok(v) => {
+                    let wrapped = if sse { v } else { json!({ "result": v }) };
+                    line(&wrapped, None, sse)
+                }
+                Err(e) => line(
+                    &json!({ "error": status_json(Code::Internal, &e) }),
+                    Some("error"),
+                    sse,
+                ),
+            }
+        };
+        let head = headers.clone();
+        let first_line = render(&first);
+        let rest =
+            futures_util::stream::unfold(Some((frames, render, head)), move |state| async move {
+                let (mut frames, render, head) = state?;
+                match frames.next().await {
+                    Item::Message(m) => {
+                        let out = render(&m);
+                        Some((
+                            Ok::<Bytes, std::convert::Infallible>(out),
+                            Some((frames, render, head)),
+                        ))
+                    }
+                    Item::End => {
+                        let status = call_status(&head, frames.trailers.as_ref());
+                        if status.code() == Code::Ok {
+                            None
+                        } else {
+                            let e =
+                                json!({ "error": status_json(status.code(), status.message()) });
+                            Some((Ok(line(&e, Some("error"), sse)), None))
+                        }
+                    }
+                    Item::Failed(msg) => {
+                        let e = json!({ "error": status_json(Code::Unavailable, &msg) });
+                        Some((Ok(line(&e, Some("error"), sse)), None))
+                    }
+                }
+            });
+        let stream = futures_util::stream::once(async move { Ok(first_line) }).chain(rest);
+        Ok(stream_response(&headers, sse, Body::from_stream(stream)))
+    }
+
+    fn stream_response(headers: &HeaderMap, sse: bool, body: Body) -> Response {
+        let mut r = Response::new(body);
+        let ct = if sse {
+            "text/event-stream"
+        } else {
+            "application/x-ndjson"
+        };
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        metadata_headers(headers, r.headers_mut());
+        r
+    }
+}

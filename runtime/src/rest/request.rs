@@ -1,0 +1,350 @@
+//! HTTP request → request message: path variables, query parameters and body are
+//! gathered into one proto3-JSON object and parsed once, so every value goes
+//! through the same proto3 JSON rules as a body would.
+
+use dotlanth_api::meta::HttpBinding;
+use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor};
+use serde_json::{Map, Value};
+
+/// A client mistake in the request, answered with 400.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadRequest(pub String);
+
+fn bad<T>(msg: impl Into<String>) -> Result<T, BadRequest> {
+    Err(BadRequest(msg.into()))
+}
+
+/// How lenient the parser is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Strictness {
+    /// Reject unknown JSON fields and unknown query parameters with 400.
+    pub strict: bool,
+    /// Decode `+` in query strings as a space (off: `+` is a literal plus).
+    pub plus_as_space: bool,
+}
+
+/// Builds the request message of `binding` for `input`.
+pub fn build(
+    input: &MessageDescriptor,
+    binding: &HttpBinding,
+    variables: &[(&'static [&'static str], String)],
+    query: Option<&str>,
+    body: &[u8],
+    strictness: Strictness,
+) -> Result<DynamicMessage, BadRequest> {
+    // The body first: `*` is the whole message, a field name is that field.
+    let mut root = match binding.body {
+        "" => Map::new(),
+        "*" => parse_body_object(body)?,
+        field => {
+            let mut root = Map::new();
+            if !body.iter().all(u8::is_ascii_whitespace) {
+                let value: Value = serde_json::from_slice(body)
+                    .map_err(|e| BadRequest(format!("malformed JSON body: {e}")))?;
+                root.insert(field.to_string(), value);
+            }
+            root
+        }
+    };
+
+    // Path variables win over the body.
+    let mut bound: Vec<Vec<String>> = Vec::new();
+    for (path, raw) in variables {
+        let names: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+        let leaf = resolve(input, &names).ok_or_else(|| {
+            BadRequest(format!("path variable {} is not a field", names.join(".")))
+        })?;
+        let value = scalar(&leaf, raw)
+            .map_err(|e| BadRequest(format!("path variable {}: {e}", names.join("."))))?;
+        insert(&mut root, input, &names, value, true)?;
+        bound.push(names);
+    }
+
+    // Query parameters fill what the path and a field body leave; none with `*`.
+    if let Some(query) = query.filter(|_| binding.body != "*") {
+        apply_query(&mut root, input, binding, &bound, query, strictness)?;
+    }
+
+    let options = DeserializeOptions::new().deny_unknown_fields(strictness.strict);
+    DynamicMessage::deserialize_with_options(input.clone(), Value::Object(root), &options)
+        .map_err(|e| BadRequest(format!("invalid request: {e}")))
+}
+
+fn parse_body_object(body: &[u8]) -> Result<Map<String, Value>, BadRequest> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => bad("the JSON body must be an object"),
+        Err(e) => bad(format!("malformed JSON body: {e}")),
+    }
+}
+
+fn apply_query(
+    root: &mut Map<String, Value>,
+    input: &MessageDescriptor,
+    binding: &HttpBinding,
+    bound: &[Vec<String>],
+    query: &str,
+    strictness: Strictness,
+) -> Result<(), BadRequest> {
+    let mut seen: Vec<Vec<String>> = Vec::new();
+    for pair in query.split('&') {
+        let Some((raw_name, raw_value)) = pair.split_once('=') else {
+            continue; // `?flag` without `=` carries no value
+        };
+        let name = decode_query(raw_name, strictness.plus_as_space)?;
+        let value = decode_query(raw_value, strictness.plus_as_space)?;
+        if name.is_empty() {
+            continue;
+        }
+        let segments: Vec<&str> = name.split('.').collect();
+        let Some((fields, names)) = resolve_chain(input, &segments) else {
+            if strictness.strict {
+                return bad(format!("unknown query parameter `{name}`"));
+            }
+            continue;
+        };
+        let leaf = fields
+            .last()
+            .expect("resolve_chain returns at least one field");
+        // Fields taken by the path or by the body are not query parameters.
+        if bound.iter().any(|b| b == &names) {
+            continue;
+        }
+        if !binding.body.is_empty() && names.first().map(String::as_str) == Some(binding.body) {
+            continue;
+        }
+        if fields[..fields.len() - 1]
+            .iter()
+            .any(|f| f.is_list() || f.is_map())
+        {
+            return bad(format!(
+                "query parameter `{name}` goes through a repeated or map field"
+            ));
+        }
+        if leaf.is_map()
+            || (leaf.is_list() && matches!(leaf.kind(), Kind::Message(_)) && !is_scalar_wkt(leaf))
+        {
+            return bad(format!(
+                "query parameter `{name}` names a repeated message or map field"
+            ));
+        }
+        if matches!(leaf.kind(), Kind::Message(_)) && !is_scalar_wkt(leaf) {
+            return bad(format!(
+                "query parameter `{name}` names a message; set its fields (`{name}.field=...`)"
+            ));
+        }
+        let json = scalar(leaf, &value)
+            .map_err(|e| BadRequest(format!("query parameter `{name}`: {e}")))?;
+        if leaf.is_list() {
+            append(root, input, &names, json)?;
+        } else {
+            if seen.contains(&names) {
+                return bad(format!("query parameter `{name}` is given more than once"));
+            }
+            seen.push(names.clone());
+            insert(root, input, &names, json, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// Percent-decodes a query name or value (one pass); `+` per the setting.
+fn decode_query(raw: &str, plus_as_space: bool) -> Result<String, BadRequest> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) if hex.is_some_and(|h| h.bytes().all(|c| c.is_ascii_hexdigit())) => {
+                        out.push(b)
+                    }
+                    _ => return bad(format!("malformed percent-escape in query `{raw}`")),
+                }
+                i += 3;
+            }
+            b'+' if plus_as_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
+        .map_err(|_| BadRequest(format!("query `{raw}` is not UTF-8 once decoded")))
+}
+
+/// The field at the end of a dotted path (proto names), walking singular messages.
+fn resolve(input: &MessageDescriptor, path: &[String]) -> Option<FieldDescriptor> {
+    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+    resolve_chain(input, &segments).map(|(fields, _)| fields.last().cloned().expect("non-empty"))
+}
+
+/// The fields along a dotted path, accepting proto or JSON names; also returns
+/// the proto names.
+fn resolve_chain(
+    input: &MessageDescriptor,
+    path: &[&str],
+) -> Option<(Vec<FieldDescriptor>, Vec<String>)> {
+    let mut msg = input.clone();
+    let mut fields = Vec::new();
+    let mut names = Vec::new();
+    for (i, segment) in path.iter().enumerate() {
+        let field = msg
+            .get_field_by_name(segment)
+            .or_else(|| msg.get_field_by_json_name(segment))?;
+        names.push(field.name().to_string());
+        if i + 1 < path.len() {
+            match field.kind() {
+                Kind::Message(sub) if !field.is_list() && !field.is_map() => msg = sub,
+                _ => return None,
+            }
+        }
+        fields.push(field);
+    }
+    (!fields.is_empty()).then_some((fields, names))
+}
+
+fn is_scalar_wkt(field: &FieldDescriptor) -> bool {
+    matches!(field.kind(), Kind::Message(m) if WKT_SCALAR.contains(&m.full_name()))
+}
+
+/// Well-known types whose JSON form is a string or scalar.
+const WKT_SCALAR: &[&str] = &[
+    "google.protobuf.Timestamp",
+    "google.protobuf.Duration",
+    "google.protobuf.FieldMask",
+    "google.protobuf.DoubleValue",
+    "google.protobuf.FloatValue",
+    "google.protobuf.Int64Value",
+    "google.protobuf.UInt64Value",
+    "google.protobuf.Int32Value",
+    "google.protobuf.UInt32Value",
+    "google.protobuf.BoolValue",
+    "google.protobuf.StringValue",
+    "google.protobuf.BytesValue",
+];
+
+/// A path or query string as the proto3-JSON value the field expects. Strings are
+/// what proto3 JSON accepts for every scalar except `bool` (and `BoolValue`).
+fn scalar(field: &FieldDescriptor, raw: &str) -> Result<Value, String> {
+    let is_bool = match field.kind() {
+        Kind::Bool => true,
+        Kind::Message(m) => m.full_name() == "google.protobuf.BoolValue",
+        _ => false,
+    };
+    if is_bool {
+        return match raw {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(format!("`{raw}` is not `true` or `false`")),
+        };
+    }
+    if let Kind::Enum(e) = field.kind() {
+        if let Ok(n) = raw.parse::<i32>() {
+            return Ok(Value::from(n));
+        }
+        if e.get_value_by_name(raw).is_none() {
+            return Err(format!("`{raw}` is not a value of {}", e.full_name()));
+        }
+    }
+    Ok(Value::String(raw.to_string()))
+}
+
+/// Sets `root[path] = value`, creating objects on the way. With `replace`, any
+/// spelling of the field already present (proto or JSON name) is replaced.
+fn insert(
+    root: &mut Map<String, Value>,
+    input: &MessageDescriptor,
+    path: &[String],
+    value: Value,
+    replace: bool,
+) -> Result<(), BadRequest> {
+    let mut map = root;
+    let mut msg = input.clone();
+    for (i, name) in path.iter().enumerate() {
+        let field = msg
+            .get_field_by_name(name)
+            .ok_or_else(|| BadRequest(format!("`{name}` is not a field of {}", msg.full_name())))?;
+        let json_name = field.json_name().to_string();
+        if i + 1 == path.len() {
+            if replace || (!map.contains_key(name) && !map.contains_key(&json_name)) {
+                map.remove(&json_name);
+                map.insert(name.clone(), value);
+            }
+            return Ok(());
+        }
+        // Merge into the object the body may already hold under either name.
+        let existing = map.remove(&json_name).or_else(|| map.remove(name));
+        let entry = map.entry(name.clone()).or_insert(Value::Object(Map::new()));
+        if let Some(e) = existing {
+            *entry = e;
+        }
+        if entry.is_null() {
+            *entry = Value::Object(Map::new());
+        }
+        let Value::Object(next) = entry else {
+            return bad(format!("`{name}` in the body is not an object"));
+        };
+        map = next;
+        msg = match field.kind() {
+            Kind::Message(m) => m,
+            _ => return bad(format!("`{name}` is not a message field")),
+        };
+    }
+    Ok(())
+}
+
+/// Appends to the repeated field at `path` (query repetition).
+fn append(
+    root: &mut Map<String, Value>,
+    input: &MessageDescriptor,
+    path: &[String],
+    value: Value,
+) -> Result<(), BadRequest> {
+    let (last, parents) = path.split_last().expect("non-empty path");
+    let mut map = root;
+    let mut msg = input.clone();
+    for name in parents {
+        let field = msg.get_field_by_name(name).expect("resolved before");
+        let entry = map.entry(name.clone()).or_insert(Value::Object(Map::new()));
+        let Value::Object(next) = entry else {
+            return bad(format!("`{name}` is not an object"));
+        };
+        map = next;
+        msg = match field.kind() {
+            Kind::Message(m) => m,
+            _ => return bad(format!("`{name}` is not a message field")),
+        };
+    }
+    match map.entry(last.clone()).or_insert(Value::Array(Vec::new())) {
+        Value::Array(items) => items.push(value),
+        _ => return bad(format!("`{last}` is given both singly and repeated")),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(decode_query("a%20b+c", false).unwrap(), "a b+c");
+        assert_eq!(decode_query("a%20b+c", true).unwrap(), "a b c");
+        assert_eq!(decode_query("%2523", false).unwrap(), "%23");
+        assert!(decode_query("%zz", false).is_err());
+        assert!(decode_query("%2", false).is_err());
+        assert!(decode_query("%ff", false).is_err());
+    }
+}

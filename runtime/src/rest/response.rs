@@ -1,0 +1,158 @@
+//! gRPC answers → HTTP: messages as proto3 JSON, statuses as `google.rpc.Status`
+//! JSON with the standard HTTP status.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
+use serde_json::{Value, json};
+use tonic::Code;
+
+/// The HTTP status for a gRPC code (the table every transcoder shares).
+pub fn http_status(code: Code) -> StatusCode {
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::Cancelled => StatusCode::from_u16(499).expect("valid status"),
+        Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            StatusCode::BAD_REQUEST
+        }
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+    }
+}
+
+/// `google.rpc.Status` as proto3 JSON.
+pub fn status_json(code: Code, message: &str) -> Value {
+    json!({ "code": code as i32, "message": message, "details": [] })
+}
+
+/// An error response: mapped HTTP status, `google.rpc.Status` JSON body.
+pub fn error(code: Code, message: &str) -> Response {
+    let mut response = json_response(http_status(code), &status_json(code, message));
+    if code == Code::Unauthenticated {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// A JSON response.
+pub fn json_response(status: StatusCode, value: &Value) -> Response {
+    let mut response = Response::new(Body::from(value.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Options of every JSON we write: lowerCamel names, 64-bit integers as strings,
+/// enums by name, default values left out.
+const SERIALIZE: SerializeOptions = SerializeOptions::new()
+    .stringify_64_bit_integers(true)
+    .use_proto_field_name(false)
+    .skip_default_fields(true);
+
+/// Decodes one protobuf message and renders it (or its `response_body` field).
+pub fn message_json(
+    output: &MessageDescriptor,
+    bytes: &[u8],
+    response_body: &str,
+) -> Result<Value, String> {
+    let message = DynamicMessage::decode(output.clone(), bytes)
+        .map_err(|e| format!("undecodable response: {e}"))?;
+    let value = message
+        .serialize_with_options(serde_json::value::Serializer, &SERIALIZE)
+        .map_err(|e| format!("unrenderable response: {e}"))?;
+    if response_body.is_empty() {
+        return Ok(value);
+    }
+    let field = output
+        .get_field_by_name(response_body)
+        .ok_or_else(|| format!("response_body `{response_body}` is not a field"))?;
+    let present = value.get(field.json_name()).cloned();
+    Ok(present.unwrap_or_else(|| {
+        // Default values are omitted above; the body still needs a value.
+        if field.is_list() {
+            Value::Array(Vec::new())
+        } else if field.is_map() || matches!(field.kind(), prost_reflect::Kind::Message(_)) {
+            Value::Object(Default::default())
+        } else {
+            let default = DynamicMessage::new(output.clone());
+            let options = SERIALIZE.skip_default_fields(false);
+            default
+                .serialize_with_options(serde_json::value::Serializer, &options)
+                .ok()
+                .and_then(|v| v.get(field.json_name()).cloned())
+                .unwrap_or(Value::Null)
+        }
+    }))
+}
+
+/// Splits a buffer of gRPC length-prefixed frames into messages.
+pub fn frames(mut buf: &[u8]) -> Result<Vec<&[u8]>, String> {
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        if buf.len() < 5 {
+            return Err("truncated gRPC frame".into());
+        }
+        if buf[0] != 0 {
+            return Err("compressed gRPC frames are not expected".into());
+        }
+        let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
+        let end = 5usize
+            .checked_add(len)
+            .filter(|e| *e <= buf.len())
+            .ok_or("truncated gRPC frame")?;
+        out.push(&buf[5..end]);
+        buf = &buf[end..];
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_table() {
+        assert_eq!(
+            http_status(Code::FailedPrecondition),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(http_status(Code::Cancelled).as_u16(), 499);
+        assert_eq!(http_status(Code::Unauthenticated), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            http_status(Code::ResourceExhausted),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(http_status(Code::Aborted), StatusCode::CONFLICT);
+        assert_eq!(
+            http_status(Code::Unimplemented),
+            StatusCode::NOT_IMPLEMENTED
+        );
+        let r = error(Code::Unauthenticated, "no");
+        assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[test]
+    fn frame_splitting() {
+        assert_eq!(frames(b"").unwrap(), Vec::<&[u8]>::new());
+        assert_eq!(
+            frames(b"\0\0\0\0\x02ab\0\0\0\0\0").unwrap(),
+            vec![&b"ab"[..], &b""[..]]
+        );
+        assert!(frames(b"\0\0\0\0\x05ab").is_err());
+        assert!(frames(b"\x01\0\0\0\0").is_err());
+        assert!(frames(b"\0\0").is_err());
+    }
+}
