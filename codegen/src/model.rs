@@ -3,10 +3,9 @@
 //! Built from a descriptor set by [`crate::registry`]; protocol-neutral apart from
 //! the HTTP bindings and GraphQL placement, which are annotations on methods.
 //!
-//! Today's emitters read the services and methods; the messages, fields, enums,
-//! comments and field behaviours are read only by the tests so far. They are kept
-//! on purpose: the later emitters (REST routes, OpenAPI, GraphQL SDL, docs,
-//! clients) are built on them, and the tests pin that they are read correctly.
+//! The metadata table reads services and methods; the OpenAPI emitter also reads
+//! messages, fields, enums, comments and field behaviours, as the GraphQL SDL, docs
+//! and client emitters will.
 
 use crate::template::PathTemplate;
 use std::collections::BTreeMap;

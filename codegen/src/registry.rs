@@ -95,6 +95,12 @@ pub fn build(pool: &DescriptorPool, files: &[String]) -> Result<Api, Vec<Diagnos
         roots_msgs.extend(file.messages());
         roots_enums.extend(file.enums());
         for svc in file.services() {
+            // Request and response types belong to the model even when they live
+            // in an imported file (`google.protobuf.Empty`, a shared package).
+            for m in svc.methods() {
+                roots_msgs.push(m.input());
+                roots_msgs.push(m.output());
+            }
             let service = b.service(&svc);
             api.services.push(service);
         }

@@ -919,7 +919,7 @@ fn http_bindings_in_declaration_order() {
              response_body: "book"
              additional_bindings { put: "/v1/books/{name}" body: "*" }
              additional_bindings { post: "/v1/books/{name}:update" body: "book" }
-             additional_bindings { custom: { kind: "report" path: "/v1/books/{name}" } }
+             additional_bindings { custom: { kind: "head" path: "/v1/books/{name}" } }
              additional_bindings { get: "/v1/books/{name}/raw" response_body: "name" }
            };"#,
     )));
@@ -958,7 +958,7 @@ fn http_bindings_in_declaration_order() {
                 None
             ),
             (
-                HttpMethod::Custom("REPORT".into()),
+                HttpMethod::Custom("HEAD".into()),
                 "/v1/books/{name}".into(),
                 BodyMapping::None,
                 None

@@ -1,5 +1,5 @@
-//! The HTTP port: `/metrics`, `/healthz`, `/readyz`, and the REST surface for
-//! every other path.
+//! The HTTP port: `/metrics`, `/healthz`, `/readyz`, `/openapi.json`,
+//! `/openapi.yaml`, and the REST surface for every other path.
 
 use crate::metrics::Metrics;
 use crate::rest::RestGateway;
@@ -28,6 +28,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi_json))
+        .route("/openapi.yaml", get(openapi_yaml))
         .fallback(rest)
         .with_state(state)
 }
@@ -45,6 +47,22 @@ async fn metrics(State(state): State<HttpState>) -> axum::response::Response {
         // Telemetry is off: there is no metrics endpoint.
         None => not_found().await.into_response(),
     }
+}
+
+/// The generated OpenAPI document of the REST surface.
+async fn openapi_json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        dotlanth_api::OPENAPI_JSON,
+    )
+}
+
+/// The same document as YAML.
+async fn openapi_yaml() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/yaml")],
+        dotlanth_api::OPENAPI_YAML,
+    )
 }
 
 async fn healthz() -> impl IntoResponse {

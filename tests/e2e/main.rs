@@ -11,5 +11,6 @@ mod buf;
 mod events;
 mod lifecycle;
 mod observability;
+mod openapi;
 mod python;
 mod rest;

@@ -129,16 +129,22 @@ pub fn stale_files(out: &Path, files: &[dotlanth_codegen::GeneratedFile]) -> Res
     Ok(stale)
 }
 
-/// Files under `out/src` that an earlier run generated (their first line carries
-/// the generator's marker) but this run did not. Any other file there is
-/// somebody's own and is left alone.
+/// Files in the generator's output folders (`src/`, `openapi/`, ...) that an
+/// earlier run generated (their first line carries the generator's marker) but
+/// this run did not. Any other file there is somebody's own and is left alone.
 fn extra_files(out: &Path, files: &[dotlanth_codegen::GeneratedFile]) -> Result<Vec<String>> {
-    let src = out.join("src");
-    if !src.is_dir() {
-        return Ok(Vec::new());
-    }
+    // Look only in the folders the generator writes to (`src/`, `openapi/`, ...).
+    let folders: BTreeSet<&str> = files
+        .iter()
+        .filter_map(|f| f.path.split_once('/').map(|(d, _)| d))
+        .collect();
     let mut present = Vec::new();
-    walk(out, &src, &mut present)?;
+    for folder in folders {
+        let dir = out.join(folder);
+        if dir.is_dir() {
+            walk(out, &dir, &mut present)?;
+        }
+    }
     let expected: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let mut extra = Vec::new();
     for p in present {

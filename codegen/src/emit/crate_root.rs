@@ -1,6 +1,6 @@
 //! The generated crate's manifest and root module.
 
-use crate::emit::{RUST_HEADER, rust_types::module_parts};
+use crate::emit::{RUST_HEADER, openapi, rust_types::module_parts};
 use crate::model::Api;
 use crate::{GeneratedFile, Options};
 use askama::Template;
@@ -47,6 +47,14 @@ pub fn emit(
          #[rustfmt::skip]\npub mod codec;\n#[rustfmt::skip]\npub mod meta;\n#[rustfmt::skip]\npub mod methods;\n#[rustfmt::skip]\npub mod wkt;\n\n\
          #[rustfmt::skip]\nmod descriptor_set;\npub use descriptor_set::FILE_DESCRIPTOR_SET;\n",
     );
+    lib.push_str(&format!(
+        "\n/// The REST surface as an OpenAPI document (JSON), `{json}` in this crate.\n\
+         pub const OPENAPI_JSON: &str = include_str!(\"../{json}\");\n\
+         /// The same OpenAPI document as YAML, `{yaml}` in this crate.\n\
+         pub const OPENAPI_YAML: &str = include_str!(\"../{yaml}\");\n",
+        json = openapi::JSON_PATH,
+        yaml = openapi::YAML_PATH,
+    ));
     lib.push('\n');
     write_tree(&tree, 0, &mut lib);
     Ok(vec![

@@ -8,10 +8,12 @@
 //! | [`methods`]    | `src/methods.rs`: the per-method metadata table     |
 //! | [`descriptor`] | `src/descriptor_set.rs`: encoded descriptors for reflection |
 //! | [`crate_root`] | `Cargo.toml`, `src/lib.rs`                         |
+//! | [`openapi`]    | `openapi/openapi.json`, `openapi/openapi.yaml`: the REST surface as OpenAPI 3.0.3 |
 
 pub mod crate_root;
 pub mod descriptor;
 pub mod methods;
+pub mod openapi;
 pub mod rust_types;
 pub mod support;
 

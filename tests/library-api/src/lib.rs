@@ -19,6 +19,11 @@ pub mod wkt;
 mod descriptor_set;
 pub use descriptor_set::FILE_DESCRIPTOR_SET;
 
+/// The REST surface as an OpenAPI document (JSON), `openapi/openapi.json` in this crate.
+pub const OPENAPI_JSON: &str = include_str!("../openapi/openapi.json");
+/// The same OpenAPI document as YAML, `openapi/openapi.yaml` in this crate.
+pub const OPENAPI_YAML: &str = include_str!("../openapi/openapi.yaml");
+
 pub mod dotlanth {
     pub mod api {
         pub mod v1 {

@@ -1,0 +1,67 @@
+//! The OpenAPI documents: served as generated, valid per `openapi-spec-validator`
+//! (a validator we did not write), for our API and for the second proto tree.
+
+use crate::harness::{Server, ServerOpts, workspace};
+use std::path::PathBuf;
+
+/// The validator from the test virtualenv (`cargo xtask test` installs it).
+fn validator() -> PathBuf {
+    let python = match std::env::var_os("DOTLANTH_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => workspace().join(".venv/bin/python"),
+    };
+    let bin = python.with_file_name("openapi-spec-validator");
+    assert!(
+        bin.is_file(),
+        "{} not found: run `cargo xtask test` (it installs tests/python/requirements.txt into .venv)",
+        bin.display()
+    );
+    bin
+}
+
+#[test]
+fn generated_documents_are_valid_openapi() {
+    for doc in [
+        "generated/openapi/openapi.yaml",
+        "generated/openapi/openapi.json",
+        "tests/library-api/openapi/openapi.yaml",
+        "tests/library-api/openapi/openapi.json",
+    ] {
+        let out = std::process::Command::new(validator())
+            .arg(workspace().join(doc))
+            .output()
+            .expect("run openapi-spec-validator");
+        assert!(
+            out.status.success(),
+            "{doc} is not valid OpenAPI:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_server_serves_the_generated_documents() {
+    let server = Server::start(ServerOpts::default()).await;
+    for (path, file, content_type) in [
+        (
+            "/openapi.json",
+            "generated/openapi/openapi.json",
+            "application/json",
+        ),
+        (
+            "/openapi.yaml",
+            "generated/openapi/openapi.yaml",
+            "application/yaml",
+        ),
+    ] {
+        let resp = reqwest::get(format!("{}{path}", server.http_url()))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(resp.headers()["content-type"], content_type);
+        let served = resp.text().await.unwrap();
+        let expected = std::fs::read_to_string(workspace().join(file)).unwrap();
+        assert_eq!(served, expected, "{path} differs from {file}");
+    }
+}
