@@ -40,21 +40,51 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Serve only REST/JSON (and OpenAPI), forwarding every call over gRPC to a
+    /// `dotlanth serve` node: the gateway apart from the VM.
+    Gateway {
+        /// The node's gRPC address, e.g. http://127.0.0.1:50051.
+        #[arg(long)]
+        backend: String,
+        /// Configuration file (default: the embedded config/default.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// HTTP listen address.
+        #[arg(long)]
+        http_addr: Option<SocketAddr>,
+    },
 }
 
 fn main() -> ExitCode {
-    let Command::Serve {
-        config,
-        grpc_addr,
-        http_addr,
-        data_dir,
-    } = Cli::parse().command;
-    let overrides = config::Overrides {
-        grpc_addr,
-        http_addr,
-        data_dir,
+    let (file, overrides, backend) = match Cli::parse().command {
+        Command::Serve {
+            config,
+            grpc_addr,
+            http_addr,
+            data_dir,
+        } => (
+            config,
+            config::Overrides {
+                grpc_addr,
+                http_addr,
+                data_dir,
+            },
+            None,
+        ),
+        Command::Gateway {
+            backend,
+            config,
+            http_addr,
+        } => (
+            config,
+            config::Overrides {
+                http_addr,
+                ..Default::default()
+            },
+            Some(backend),
+        ),
     };
-    let config = match config::Config::load(config.as_deref(), &overrides) {
+    let config = match config::Config::load(file.as_deref(), &overrides) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dotlanth: {e:#}");
@@ -72,7 +102,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::serve(config)) {
+    let result = match backend {
+        None => runtime.block_on(server::serve(config)),
+        Some(backend) => runtime.block_on(server::gateway(config, &backend)),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "server failed");

@@ -60,14 +60,8 @@ pub async fn serve(config: Config) -> Result<()> {
 
     let routes = api_routes(&config, vm.clone(), &shutdown_rx).await?;
     let rest = RestGateway::new(
-        GateLayer::new(gate.clone()).layer(routes.clone()),
-        RestOptions {
-            max_body_bytes: config.server.max_message_bytes,
-            strictness: Strictness {
-                strict: config.rest.strict,
-                plus_as_space: config.rest.query_plus_as_space,
-            },
-        },
+        crate::rest::in_process(GateLayer::new(gate.clone()).layer(routes.clone())),
+        rest_options(&config),
     )?;
     let grpc = grpc_server(&config, routes, gate, grpc_listener, shutdown_rx.clone());
     let http_state = HttpState {
@@ -117,6 +111,42 @@ pub async fn serve(config: Config) -> Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Remote mode: only the HTTP port (REST, OpenAPI, health), forwarding every call
+/// over gRPC to the node at `backend`, whose gate authenticates, counts and
+/// traces it. Runs until SIGTERM or Ctrl-C.
+pub async fn gateway(config: Config, backend: &str) -> Result<()> {
+    let rest = RestGateway::new(crate::rest::remote(backend)?, rest_options(&config))?;
+    let listener = TcpListener::bind(config.server.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP on {}", config.server.http_addr))?;
+    let addr = listener.local_addr()?;
+    let ready = Arc::new(AtomicBool::new(true));
+    let state = HttpState {
+        metrics: None,
+        ready: ready.clone(),
+        rest,
+    };
+    tracing::info!(http = %addr, backend, "dotlanth gateway serving");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            ready.store(false, Ordering::Release);
+        })
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn rest_options(config: &Config) -> RestOptions {
+    RestOptions {
+        max_body_bytes: config.server.max_message_bytes,
+        strictness: Strictness {
+            strict: config.rest.strict,
+            plus_as_space: config.rest.query_plus_as_space,
+        },
+    }
 }
 
 /// How a server task ended, for the log.

@@ -262,3 +262,85 @@ pub async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T
         Err(_) => panic!("timed out after {secs}s: {what}"),
     }
 }
+
+/// A `dotlanth gateway` process (remote mode): REST on its own port, forwarding
+/// every call over gRPC to a [`Server`].
+pub struct Gateway {
+    child: Child,
+    http_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Starts a gateway in front of `server`, with the same extra environment.
+    pub async fn start(server: &Server, opts: &ServerOpts) -> Gateway {
+        let mut last = String::new();
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let log_path = dir.path().join("gateway.log");
+            let log = File::create(&log_path).expect("create log");
+            let (http_port, _) = free_ports();
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_dotlanth"));
+            cmd.arg("gateway")
+                .arg("--backend")
+                .arg(server.grpc_url())
+                .arg("--http-addr")
+                .arg(format!("127.0.0.1:{http_port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(log.try_clone().expect("clone log")))
+                .stderr(Stdio::from(log))
+                .env_remove("RUST_LOG");
+            for (key, _) in std::env::vars_os() {
+                if key.to_string_lossy().starts_with("DOTLANTH__") {
+                    cmd.env_remove(key);
+                }
+            }
+            for (k, v) in &opts.env {
+                cmd.env(k, v);
+            }
+            let mut gateway = Gateway {
+                child: cmd.spawn().expect("spawn the gateway"),
+                http_port,
+                _dir: dir,
+            };
+            let deadline = Instant::now() + READY_TIMEOUT;
+            loop {
+                if let Some(status) = gateway.child.try_wait().expect("try_wait") {
+                    last = format!(
+                        "[gateway exited with {status}]\n{}",
+                        std::fs::read_to_string(&log_path).unwrap_or_default()
+                    );
+                    break;
+                }
+                let ready = reqwest::Client::new()
+                    .get(format!("{}/readyz", gateway.http_url()))
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await;
+                if matches!(&ready, Ok(r) if r.status() == 200) {
+                    return gateway;
+                }
+                if Instant::now() > deadline {
+                    panic!(
+                        "gateway not ready:\n{}",
+                        std::fs::read_to_string(&log_path).unwrap_or_default()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        panic!("the gateway did not start: {last}");
+    }
+
+    /// `http://127.0.0.1:<http port>`
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

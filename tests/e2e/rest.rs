@@ -3,7 +3,7 @@
 //! gRPC (auth, metrics, status codes).
 
 use crate::grpc::{DEV_TOKEN, READER_TOKEN, example};
-use crate::harness::{Server, ServerOpts, within};
+use crate::harness::{Gateway, Server, ServerOpts, within};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -12,14 +12,62 @@ struct Rest {
     base: String,
 }
 
-impl Rest {
-    fn new(server: &Server) -> Rest {
-        Rest {
-            http: Client::new(),
-            base: server.http_url(),
-        }
-    }
+/// Where the REST calls go: the node itself (in-process transcoding) or a
+/// separate gateway process forwarding over gRPC (remote mode).
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    InProcess,
+    Remote,
+}
 
+/// A node (and, in remote mode, a gateway in front of it).
+struct Setup {
+    server: Server,
+    _gateway: Option<Gateway>,
+    rest: Rest,
+}
+
+async fn setup(mode: Mode, opts: ServerOpts) -> Setup {
+    let server = Server::start(opts.clone()).await;
+    let (gateway, base) = match mode {
+        Mode::InProcess => (None, server.http_url()),
+        Mode::Remote => {
+            let g = Gateway::start(&server, &opts).await;
+            let base = g.http_url();
+            (Some(g), base)
+        }
+    };
+    Setup {
+        server,
+        _gateway: gateway,
+        rest: Rest {
+            http: Client::new(),
+            base,
+        },
+    }
+}
+
+/// One `#[tokio::test]` per mode for each case.
+macro_rules! both_modes {
+    ($case:ident) => {
+        mod $case {
+            #[tokio::test]
+            async fn in_process() {
+                super::$case(super::Mode::InProcess).await;
+            }
+            #[tokio::test]
+            async fn remote() {
+                super::$case(super::Mode::Remote).await;
+            }
+        }
+    };
+}
+
+both_modes!(vm_api_over_rest);
+both_modes!(rest_errors_are_status_json_with_the_mapped_http_status);
+both_modes!(server_streams_as_ndjson_and_sse);
+
+impl Rest {
     async fn call(
         &self,
         method: Method,
@@ -80,10 +128,8 @@ fn counter_value(b64: &str) -> u64 {
     u64::from_le_bytes(bytes[..8].try_into().unwrap())
 }
 
-#[tokio::test]
-async fn vm_api_over_rest() {
-    let server = Server::start(ServerOpts::default()).await;
-    let rest = Rest::new(&server);
+async fn vm_api_over_rest(mode: Mode) {
+    let Setup { server, rest, .. } = &setup(mode, ServerOpts::default()).await;
     let module = base64(&example("counter.wat"));
 
     let (s, _, v) = rest
@@ -162,12 +208,9 @@ async fn vm_api_over_rest() {
     );
 }
 
-#[tokio::test]
-async fn rest_errors_are_status_json_with_the_mapped_http_status() {
-    let server =
-        Server::start(ServerOpts::default().env("DOTLANTH__SERVER__MAX_MESSAGE_BYTES", "65536"))
-            .await;
-    let rest = Rest::new(&server);
+async fn rest_errors_are_status_json_with_the_mapped_http_status(mode: Mode) {
+    let opts = ServerOpts::default().env("DOTLANTH__SERVER__MAX_MESSAGE_BYTES", "65536");
+    let Setup { rest, .. } = &setup(mode, opts).await;
     let check = |what: &str,
                  got: (StatusCode, reqwest::header::HeaderMap, Value),
                  status: u16,
@@ -285,7 +328,7 @@ async fn rest_errors_are_status_json_with_the_mapped_http_status() {
     );
 
     // Raw bodies: malformed JSON, wrong content type, oversized.
-    let url = format!("{}/api/v1/vm/dots/deploy", server.http_url());
+    let url = format!("{}/api/v1/vm/dots/deploy", rest.base);
     let raw = |body: Vec<u8>, content_type: &'static str| {
         let http = rest.http.clone();
         let url = url.clone();
@@ -346,12 +389,11 @@ async fn rest_errors_are_status_json_with_the_mapped_http_status() {
     );
 }
 
-#[tokio::test]
-async fn server_streams_as_ndjson_and_sse() {
-    let server = Server::start(ServerOpts::default().block_interval_ms(200)).await;
+async fn server_streams_as_ndjson_and_sse(mode: Mode) {
+    let Setup { rest, .. } = &setup(mode, ServerOpts::default().block_interval_ms(200)).await;
     let url = format!(
         "{}/api/v1/monitoring/events?filter.kinds=EVENT_KIND_BLOCK&startHeight=0",
-        server.http_url()
+        rest.base
     );
     let http = Client::new();
 
@@ -403,7 +445,7 @@ async fn server_streams_as_ndjson_and_sse() {
     let resp = http
         .get(format!(
             "{}/api/v1/monitoring/events?startHeight=99999",
-            server.http_url()
+            rest.base
         ))
         .bearer_auth(DEV_TOKEN)
         .send()

@@ -34,9 +34,30 @@ use serde_json::json;
 use std::sync::Arc;
 use tonic::Code;
 use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
 
-/// The service REST calls go to: the gate over the tonic routes.
-pub type Backend = GateService<tonic::service::Routes>;
+/// Where REST calls go: in process, the gate over the same tonic routes the gRPC
+/// port serves; in remote mode, a gRPC channel to a node (whose gate applies).
+pub type Backend = BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    Box<dyn std::error::Error + Send + Sync>,
+>;
+
+/// The in-process backend.
+pub fn in_process(gated: GateService<tonic::service::Routes>) -> Backend {
+    let service =
+        ServiceExt::<http::Request<tonic::body::Body>>::map_err(gated, |never| match never {});
+    BoxCloneSyncService::new(service)
+}
+
+/// The remote backend: a lazily connected gRPC channel to `target`.
+pub fn remote(target: &str) -> anyhow::Result<Backend> {
+    let channel = tonic::transport::Endpoint::from_shared(target.to_string())?.connect_lazy();
+    Ok(BoxCloneSyncService::new(channel.map_err(|e| {
+        Box::new(e) as Box<dyn std::error::Error + Send + Sync>
+    })))
+}
 
 /// Settings of the REST surface.
 #[derive(Clone, Copy, Debug)]
@@ -155,7 +176,12 @@ impl RestGateway {
         let grpc_request = grpc_request(method.grpc_path, &parts.headers, message.encode_to_vec())?;
         let reply = match self.backend.clone().oneshot(grpc_request).await {
             Ok(r) => r,
-            Err(never) => match never {},
+            Err(e) => {
+                return Err(error(
+                    Code::Unavailable,
+                    &format!("the backend is unavailable: {e}"),
+                ));
+            }
         };
         if method.kind == MethodKind::ServerStreaming {
             return stream::respond(
