@@ -17,7 +17,8 @@ use tonic::transport::{Channel, Endpoint};
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Which benchmark: `grpc`.
+    /// Which benchmark: `grpc` (layers on/off) or `rest` (gRPC vs in-process REST
+    /// vs remote-mode REST).
     which: String,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 32)]
@@ -36,7 +37,8 @@ pub struct BenchArgs {
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.which.as_str() {
         "grpc" => grpc(&args),
-        other => bail!("unknown benchmark `{other}` (known: grpc)"),
+        "rest" => rest(&args),
+        other => bail!("unknown benchmark `{other}` (known: grpc, rest)"),
     }
 }
 
@@ -83,27 +85,36 @@ struct Sample {
     p99_ms: f64,
 }
 
-fn grpc(args: &BenchArgs) -> Result<()> {
+/// In a debug xtask: builds everything in release and runs the same benchmark
+/// from the release xtask (the load generator must not be the bottleneck).
+/// Returns true when it did (the caller is then done).
+fn ran_in_release() -> Result<bool> {
+    if !cfg!(debug_assertions) {
+        return Ok(false);
+    }
     let root = crate::root();
-    if cfg!(debug_assertions) {
-        // The load generator must not be the bottleneck: build everything in
-        // release and run this benchmark from the release xtask.
-        println!("building release binaries...");
-        let status = Command::new("cargo")
-            .args(["build", "--release", "--workspace", "--bins"])
-            .current_dir(&root)
-            .status()?;
-        if !status.success() {
-            bail!("release build failed");
-        }
-        let status = Command::new(root.join("target/release/xtask"))
-            .args(std::env::args_os().skip(1))
-            .status()?;
-        if !status.success() {
-            bail!("benchmark failed");
-        }
+    println!("building release binaries...");
+    let status = Command::new("cargo")
+        .args(["build", "--release", "--workspace", "--bins"])
+        .current_dir(&root)
+        .status()?;
+    if !status.success() {
+        bail!("release build failed");
+    }
+    let status = Command::new(root.join("target/release/xtask"))
+        .args(std::env::args_os().skip(1))
+        .status()?;
+    if !status.success() {
+        bail!("benchmark failed");
+    }
+    Ok(true)
+}
+
+fn grpc(args: &BenchArgs) -> Result<()> {
+    if ran_in_release()? {
         return Ok(());
     }
+    let root = crate::root();
     let bin = root.join("target/release/dotlanth");
     let request = ping_request(&root.join("proto"))?;
 
@@ -138,14 +149,6 @@ fn grpc(args: &BenchArgs) -> Result<()> {
             results[i].push(sample);
         }
     }
-    let mean = |v: &[Sample]| {
-        let n = v.len() as f64;
-        Sample {
-            rps: v.iter().map(|s| s.rps).sum::<f64>() / n,
-            p50_ms: v.iter().map(|s| s.p50_ms).sum::<f64>() / n,
-            p99_ms: v.iter().map(|s| s.p99_ms).sum::<f64>() / n,
-        }
-    };
     let means: Vec<Sample> = results.iter().map(|r| mean(r)).collect();
     let base = means[means.len() - 1];
     println!();
@@ -166,6 +169,159 @@ fn grpc(args: &BenchArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Ping over direct gRPC, REST transcoded in process, and REST through a
+/// separate gateway process (remote mode, the proxy baseline), in one run.
+fn rest(args: &BenchArgs) -> Result<()> {
+    if ran_in_release()? {
+        return Ok(());
+    }
+    let root = crate::root();
+    let bin = root.join("target/release/dotlanth");
+    let request = ping_request(&root.join("proto"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let names = ["gRPC (direct)", "REST in process", "REST remote (gateway)"];
+    let mut results: Vec<Vec<Sample>> = vec![Vec::new(); names.len()];
+    let mut env: Vec<(String, String)> = vec![(TOKENS_ENV.0.into(), TOKENS_ENV.1.into())];
+    env.extend(args.extra_env.iter().cloned());
+    for round in 0..args.rounds {
+        let data = tempdir()?;
+        let mut server = Server::start(&bin, &data, &env)?;
+        let mut gateway = Server::gateway(&bin, server.grpc, &env)?;
+        let ping = |addr: SocketAddr| format!("http://{addr}/api/v1/runtime/ping");
+        let samples = runtime.block_on(async {
+            anyhow::Ok([
+                load(server.grpc, request.clone(), args).await?,
+                load_http(&ping(server.http), args).await?,
+                load_http(&ping(gateway.http), args).await?,
+            ])
+        });
+        gateway.stop();
+        server.stop();
+        let _ = std::fs::remove_dir_all(&data);
+        for (i, sample) in samples?.into_iter().enumerate() {
+            println!(
+                "round {}: {:<24} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms",
+                round + 1,
+                names[i],
+                sample.rps,
+                sample.p50_ms,
+                sample.p99_ms
+            );
+            results[i].push(sample);
+        }
+    }
+    let means: Vec<Sample> = results.iter().map(|r| mean(r)).collect();
+    let base = means[0];
+    println!();
+    println!(
+        "Ping, concurrency {}, {} s x {} rounds (mean); ratios against direct gRPC:",
+        args.concurrency, args.seconds, args.rounds
+    );
+    for (name, s) in names.iter().zip(&means) {
+        println!(
+            "  {:<24} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   throughput {:.2}x  p50 {:.2}x  p99 {:.2}x",
+            name,
+            s.rps,
+            s.p50_ms,
+            s.p99_ms,
+            s.rps / base.rps,
+            s.p50_ms / base.p50_ms,
+            s.p99_ms / base.p99_ms
+        );
+    }
+    Ok(())
+}
+
+fn mean(v: &[Sample]) -> Sample {
+    let n = v.len() as f64;
+    Sample {
+        rps: v.iter().map(|s| s.rps).sum::<f64>() / n,
+        p50_ms: v.iter().map(|s| s.p50_ms).sum::<f64>() / n,
+        p99_ms: v.iter().map(|s| s.p99_ms).sum::<f64>() / n,
+    }
+}
+
+/// The REST load: `POST {"payload":"bench"}` with the bench token, over HTTP/1.1
+/// keep-alive connections.
+async fn load_http(url: &str, args: &BenchArgs) -> Result<Sample> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client
+        .post(url)
+        .header("authorization", TOKEN)
+        .body("{}")
+        .send()
+        .await
+        .is_err()
+    {
+        if Instant::now() > deadline {
+            bail!("{url} did not come up");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = |duration: Duration| {
+        let client = client.clone();
+        let url = url.to_string();
+        async move {
+            let deadline = Instant::now() + duration;
+            let mut tasks = Vec::new();
+            for _ in 0..args.concurrency {
+                let client = client.clone();
+                let url = url.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    while Instant::now() < deadline {
+                        let start = Instant::now();
+                        let resp = client
+                            .post(&url)
+                            .header("authorization", TOKEN)
+                            .header("content-type", "application/json")
+                            .body(r#"{"payload":"bench"}"#)
+                            .send()
+                            .await?;
+                        if !resp.status().is_success() {
+                            bail!("Ping over REST failed: {}", resp.status());
+                        }
+                        resp.bytes().await?;
+                        latencies.push(start.elapsed());
+                    }
+                    anyhow::Ok(latencies)
+                }));
+            }
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await??);
+            }
+            anyhow::Ok(all)
+        }
+    };
+    run(Duration::from_secs(1)).await?;
+    let measured = Duration::from_secs(args.seconds);
+    let mut latencies = run(measured).await?;
+    Ok(sample(&mut latencies, measured))
+}
+
+/// Throughput and percentiles of a run.
+fn sample(latencies: &mut [Duration], measured: Duration) -> Sample {
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
+        latencies
+            .get(i)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(f64::NAN)
+    };
+    Sample {
+        rps: latencies.len() as f64 / measured.as_secs_f64(),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
 }
 
 /// `PingRequest { payload: "bench" }`, built from the protos.
@@ -201,19 +357,7 @@ async fn load(addr: SocketAddr, request: DynamicMessage, args: &BenchArgs) -> Re
     .await?;
     let measured = Duration::from_secs(args.seconds);
     let mut latencies = run_clients(&channels, &request, args.concurrency, measured).await?;
-    latencies.sort_unstable();
-    let pct = |p: f64| {
-        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
-        latencies
-            .get(i)
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .unwrap_or(f64::NAN)
-    };
-    Ok(Sample {
-        rps: latencies.len() as f64 / measured.as_secs_f64(),
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-    })
+    Ok(sample(&mut latencies, measured))
 }
 
 async fn connect(endpoint: &Endpoint) -> Result<Channel> {
@@ -267,6 +411,7 @@ async fn run_clients(
 struct Server {
     child: Child,
     grpc: SocketAddr,
+    http: SocketAddr,
 }
 
 impl Server {
@@ -293,7 +438,30 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        Ok(Server { child, grpc })
+        Ok(Server { child, grpc, http })
+    }
+
+    /// A `dotlanth gateway` (remote mode) in front of the node at `backend`.
+    fn gateway(bin: &Path, backend: SocketAddr, env: &[(String, String)]) -> Result<Server> {
+        let http = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let child = Command::new(bin)
+            .args([
+                "gateway",
+                "--backend",
+                &format!("http://{backend}"),
+                "--http-addr",
+                &http.to_string(),
+            ])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {} gateway", bin.display()))?;
+        Ok(Server {
+            child,
+            grpc: backend,
+            http,
+        })
     }
 
     fn stop(&mut self) {
