@@ -10,10 +10,10 @@ pub struct Dot {
     /// Free text given at deployment.
     #[prost(string, tag = "2")]
     pub description: ::prost::alloc::string::String,
-    /// Hex SHA-256 of the stored WebAssembly binary.
+    /// Hex SHA-256 of the module as deployed (the binary, or the WAT text).
     #[prost(string, tag = "3")]
     pub module_hash: ::prost::alloc::string::String,
-    /// Size of the stored WebAssembly binary in bytes.
+    /// Size in bytes of the module as deployed (the binary, or the WAT text).
     #[prost(uint64, tag = "4")]
     pub module_size: u64,
     /// When the dot was deployed.

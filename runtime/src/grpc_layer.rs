@@ -111,7 +111,8 @@ where
                 // Fail closed: nothing unlisted reaches a service, and unknown
                 // paths leave no trace in the metrics.
                 None => {
-                    let status = tonic::Status::unimplemented(format!("unknown method {path}"));
+                    let shown: String = path.chars().take(200).collect();
+                    let status = tonic::Status::unimplemented(format!("unknown method {shown}"));
                     return Box::pin(async move { Ok(status.into_http()) });
                 }
             },

@@ -449,3 +449,50 @@ async fn malformed_protobuf_is_rejected() {
         .into_inner();
     assert_eq!(status.dots, 1, "garbage deployed something: {status:?}");
 }
+
+/// Error messages never carry unbounded client input (clients cap metadata size:
+/// grpcio at 16 KiB would turn the real code into RESOURCE_EXHAUSTED).
+#[tokio::test]
+async fn error_messages_stay_short_whatever_the_input() {
+    let server = Server::start(ServerOpts::default()).await;
+    let mut c = Clients::connect(&server).await;
+    let huge = "a".repeat(100_000);
+    let status = c.get_dot(&huge).await.unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::InvalidArgument,
+        "GetDot with a 100 KB name"
+    );
+    assert!(
+        status.message().len() <= 1100,
+        "{} bytes",
+        status.message().len()
+    );
+    c.deploy("counter", example("counter.wat")).await;
+    let r = c.execute("counter", &huge).await;
+    let status = r.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().len() <= 1100,
+        "{} bytes",
+        status.message().len()
+    );
+    let wat = format!("({}", "(".repeat(200_000));
+    let r =
+        c.vm.deploy_dot(authed(
+            vm::DeployDotRequest {
+                name: "huge".into(),
+                module: wat.into_bytes(),
+                description: String::new(),
+            },
+            DEV_TOKEN,
+        ))
+        .await;
+    let status = r.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().len() <= 1100,
+        "{} bytes",
+        status.message().len()
+    );
+}

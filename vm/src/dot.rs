@@ -67,8 +67,11 @@ pub fn validate_name(name: &str) -> Result<(), VmError> {
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     let starts_with_letter = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
     if name.len() > MAX_NAME_LEN || !valid_chars || !starts_with_letter {
+        // Quote at most a name's worth of what was sent.
+        let shown: String = name.chars().take(MAX_NAME_LEN).collect();
+        let more = if shown.len() < name.len() { "..." } else { "" };
         return Err(VmError::InvalidInput(format!(
-            "invalid dot name {name:?}: expected 1 to {MAX_NAME_LEN} characters of [a-z0-9_-] starting with a letter"
+            "invalid dot name {shown:?}{more}: expected 1 to {MAX_NAME_LEN} characters of [a-z0-9_-] starting with a letter"
         )));
     }
     Ok(())
@@ -84,6 +87,18 @@ pub(crate) fn type_name(ty: ValType) -> &'static str {
         ValType::FuncRef => "funcref",
         ValType::ExternRef => "externref",
     }
+}
+
+/// At most `max` bytes of `s` (on a char boundary), marked when cut.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes in all)", &s[..end], s.len())
 }
 
 fn signature(params: &[ValType], results: &[ValType]) -> String {
@@ -114,8 +129,15 @@ pub(crate) fn compile(
             bytes.len()
         )));
     }
+    if !bytes.starts_with(b"\0asm") && std::str::from_utf8(bytes).is_err() {
+        return Err(VmError::InvalidModule(
+            "neither a WebAssembly binary (no \\0asm header) nor WAT text (not UTF-8)".into(),
+        ));
+    }
     // `Module::new` accepts both the binary format ("\0asm" magic) and WAT text.
-    let module = Module::new(engine, bytes).map_err(|e| VmError::InvalidModule(e.to_string()))?;
+    // Parser messages can quote the offending source line: keep them short.
+    let module = Module::new(engine, bytes)
+        .map_err(|e| VmError::InvalidModule(truncate(&e.to_string(), 512)))?;
 
     for import in module.imports() {
         let (module_name, name) = (import.module(), import.name());

@@ -31,7 +31,12 @@ pub struct Execution {
 /// The engine shared by all dots: fuel metering on, one linear memory per module.
 pub(crate) fn engine() -> Engine {
     let mut config = wasmi::Config::default();
-    config.consume_fuel(true).wasm_multi_memory(false);
+    // Eager: every function is translated at deploy, so a module that can never
+    // run (too many locals, ...) is refused then, not at its first execution.
+    config
+        .consume_fuel(true)
+        .wasm_multi_memory(false)
+        .compilation_mode(wasmi::CompilationMode::Eager);
     Engine::new(&config)
 }
 

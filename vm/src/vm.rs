@@ -235,18 +235,20 @@ impl Vm {
                 config.max_input_bytes
             )));
         }
+        dot::validate_name(name)?;
         let module = self.module(name)?;
+        let shown = dot::truncate(function, 128);
         match module.get_export(function) {
             Some(ExternType::Func(ty)) if ty.params().is_empty() => {}
             Some(ExternType::Func(ty)) => {
                 return Err(VmError::InvalidInput(format!(
-                    "function '{function}' of dot '{name}' takes {} parameter(s); only functions without parameters can be executed",
+                    "function '{shown}' of dot '{name}' takes {} parameter(s); only functions without parameters can be executed",
                     ty.params().len()
                 )));
             }
             _ => {
                 return Err(VmError::InvalidInput(format!(
-                    "dot '{name}' exports no function '{function}'"
+                    "dot '{name}' exports no function '{shown}'"
                 )));
             }
         }
@@ -320,6 +322,8 @@ impl Vm {
 
     /// A dot's metadata, exports, current state (sorted by key) and execution count.
     pub fn get_dot(&self, name: &str) -> Result<DotDetails, VmError> {
+        // A name that cannot exist is the caller's mistake, not a missing dot.
+        dot::validate_name(name)?;
         let txn = self.inner.db.begin_read()?;
         let info = store::dot_info(&txn, name)?
             .ok_or_else(|| VmError::NotFound(format!("dot '{name}'")))?;

@@ -440,3 +440,31 @@ fn state_is_per_dot_sorted_and_supports_partial_reads() {
     let probe = vm.execute("kv2", "probe", b"", None).expect("probe");
     assert_eq!(probe.output[..4], (-1i32).to_le_bytes());
 }
+
+#[test]
+fn deploy_refuses_what_could_never_run_and_keeps_messages_short() {
+    let (_dir, vm) = with_counter();
+    let invalid_module = |name: &str, bytes: &[u8]| match vm.deploy(name, bytes, "") {
+        Err(VmError::InvalidModule(msg)) => msg,
+        other => panic!("{name}: expected InvalidModule, got {other:?}"),
+    };
+    // Too many locals: found when the function is translated, i.e. at deploy.
+    let locals = "(local i64) ".repeat(50_000);
+    let wat = format!(r#"(module (memory (export "memory") 1) (func (export "f") {locals}))"#);
+    invalid_module("locals", wat.as_bytes());
+    // Bytes that are neither wasm nor text get a clear reason.
+    let msg = invalid_module("garbage", &[0xff, 0xfe, 0x00]);
+    assert!(msg.contains("neither"), "{msg}");
+    // A parser error quoting a huge source line is cut short.
+    let huge = format!("({}", "(".repeat(200_000));
+    let msg = invalid_module("huge", huge.as_bytes());
+    assert!(msg.len() < 1024, "{} bytes", msg.len());
+    // So is an invalid name echoed back.
+    let long = "A".repeat(100_000);
+    match vm.get_dot(&long) {
+        Err(VmError::InvalidInput(msg)) | Err(VmError::NotFound(msg)) => {
+            assert!(msg.len() < 512, "{}", msg.len())
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}

@@ -10,8 +10,24 @@ use dotlanth_vm::VmError;
 use std::time::{Duration, UNIX_EPOCH};
 use tonic::Status;
 
+/// Longest status message sent back: messages can quote client input, and
+/// clients cap metadata size (grpcio at 16 KiB).
+const MAX_MESSAGE: usize = 1024;
+
 /// The status code of each VM error, as documented in the protos.
 pub fn vm_status(err: VmError) -> Status {
+    let status = status_of(err);
+    if status.message().len() <= MAX_MESSAGE {
+        return status;
+    }
+    let mut end = MAX_MESSAGE;
+    while !status.message().is_char_boundary(end) {
+        end -= 1;
+    }
+    Status::new(status.code(), format!("{}...", &status.message()[..end]))
+}
+
+fn status_of(err: VmError) -> Status {
     match err {
         VmError::NotFound(m) => Status::not_found(m),
         VmError::InvalidModule(m) => Status::invalid_argument(format!("invalid module: {m}")),
