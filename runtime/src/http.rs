@@ -5,11 +5,13 @@ use crate::metrics::Metrics;
 use crate::rest::RestGateway;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
@@ -20,10 +22,30 @@ pub struct HttpState {
     pub ready: Arc<AtomicBool>,
     /// The REST surface, for every other path.
     pub rest: Arc<RestGateway>,
+    /// Browser origins allowed to call the REST surface.
+    pub cors_origins: Vec<HeaderValue>,
 }
 
 /// The router of the HTTP port.
 pub fn router(state: HttpState) -> Router {
+    // CORS answers preflights before any routing.
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(state.cors_origins.clone()))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("traceparent"),
+            HeaderName::from_static("grpc-timeout"),
+        ])
+        .max_age(Duration::from_secs(600));
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -32,6 +54,24 @@ pub fn router(state: HttpState) -> Router {
         .route("/openapi.yaml", get(openapi_yaml))
         .fallback(rest)
         .with_state(state)
+        .layer(cors)
+        .layer(axum::middleware::from_fn(preflight_no_content))
+}
+
+/// A CORS preflight is answered with 204 No Content.
+async fn preflight_no_content(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = next.run(req).await;
+    if preflight && response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
 }
 
 async fn metrics(State(state): State<HttpState>) -> axum::response::Response {

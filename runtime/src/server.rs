@@ -68,6 +68,7 @@ pub async fn serve(config: Config) -> Result<()> {
         metrics,
         ready: ready.clone(),
         rest,
+        cors_origins: cors_origins(&config),
     };
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
@@ -127,6 +128,7 @@ pub async fn gateway(config: Config, backend: &str) -> Result<()> {
         metrics: None,
         ready: ready.clone(),
         rest,
+        cors_origins: cors_origins(&config),
     };
     tracing::info!(http = %addr, backend, "dotlanth gateway serving");
     axum::serve(listener, router(state))
@@ -137,6 +139,16 @@ pub async fn gateway(config: Config, backend: &str) -> Result<()> {
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The configured browser origins (validated by `Config::load`).
+fn cors_origins(config: &Config) -> Vec<HeaderValue> {
+    config
+        .server
+        .cors_allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect()
 }
 
 fn rest_options(config: &Config) -> RestOptions {
@@ -206,14 +218,8 @@ fn grpc_server(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<Result<(), tonic::transport::Error>> {
-    let origins: Vec<HeaderValue> = config
-        .server
-        .cors_allowed_origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::list(cors_origins(config)))
         .allow_methods([http::Method::POST, http::Method::OPTIONS])
         // Listed, not `*`: a wildcard never covers `authorization` (Fetch spec).
         .allow_headers([

@@ -66,6 +66,7 @@ macro_rules! both_modes {
 both_modes!(vm_api_over_rest);
 both_modes!(rest_errors_are_status_json_with_the_mapped_http_status);
 both_modes!(server_streams_as_ndjson_and_sse);
+both_modes!(browsers_get_cors_on_the_rest_surface);
 
 impl Rest {
     async fn call(
@@ -453,4 +454,50 @@ async fn server_streams_as_ndjson_and_sse(mode: Mode) {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(resp.json::<Value>().await.unwrap()["code"], 11);
+}
+
+async fn browsers_get_cors_on_the_rest_surface(mode: Mode) {
+    let Setup { rest, .. } = &setup(mode, ServerOpts::default()).await;
+    let url = format!("{}/api/v1/vm/dots/counter", rest.base);
+    let preflight = |origin: &'static str| {
+        rest.http
+            .request(Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let r = preflight("http://localhost:3000").await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT, "{:?}", r.headers());
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let allowed = r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        allowed.split(',').any(|h| h.trim() == "authorization"),
+        "{allowed}"
+    );
+    let r = preflight("http://evil.example").await.unwrap();
+    assert!(
+        r.headers().get("access-control-allow-origin").is_none(),
+        "{:?}",
+        r.headers()
+    );
+    // The actual call carries the origin header back too.
+    let r = rest
+        .http
+        .get(&url)
+        .header("origin", "http://localhost:3000")
+        .bearer_auth(DEV_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
 }
