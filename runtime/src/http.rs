@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
@@ -52,6 +53,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi_json))
         .route("/openapi.yaml", get(openapi_yaml))
+        // Swagger UI over the generated document; its assets are compiled in.
+        .merge(SwaggerUi::new("/docs/api").config(SwaggerConfig::from("/openapi.json")))
         .fallback(rest)
         .with_state(state)
         .layer(cors)

@@ -65,3 +65,30 @@ async fn the_server_serves_the_generated_documents() {
         assert_eq!(served, expected, "{path} differs from {file}");
     }
 }
+
+/// Swagger UI is served with its assets compiled in (no network), pointed at the
+/// generated document.
+#[tokio::test]
+async fn swagger_ui_is_served_offline() {
+    let server = Server::start(ServerOpts::default()).await;
+    let get = |path: &str| {
+        let url = format!("{}{path}", server.http_url());
+        async move {
+            let r = reqwest::get(url).await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, page) = get("/docs/api/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("swagger-ui-bundle.js"), "{page}");
+    assert!(
+        !page.contains("https://"),
+        "the page must not load remote assets: {page}"
+    );
+    let (status, init) = get("/docs/api/swagger-initializer.js").await;
+    assert_eq!(status, 200);
+    assert!(init.contains("\"/openapi.json\""), "{init}");
+    let (status, bundle) = get("/docs/api/swagger-ui-bundle.js").await;
+    assert_eq!(status, 200);
+    assert!(bundle.len() > 100_000);
+}
