@@ -168,6 +168,7 @@ pub fn generate(
     files.push(emit::descriptor::emit(&pool, &api.files).map_err(Error::Emit)?);
     files.extend(emit::crate_root::emit(&api, options, &packages_with_code).map_err(Error::Emit)?);
     files.extend(emit::openapi::emit(&api, options)?);
+    files.push(emit::docs::emit(&api, options).map_err(Error::Emit)?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }

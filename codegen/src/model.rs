@@ -286,7 +286,7 @@ pub enum Cardinality {
     Optional,
     /// `repeated`.
     Repeated,
-    /// `map<K, V>`: the field type is the value type.
+    /// `map<K, V>`: holds the value type; the field's `ty` is the key type.
     Map(FieldType),
 }
 
@@ -320,7 +320,7 @@ pub struct Field {
     pub json_name: String,
     /// Field number.
     pub number: u32,
-    /// Element type (value type for maps).
+    /// Element type (the key type for maps; see [`Cardinality::Map`]).
     pub ty: FieldType,
     /// Cardinality.
     pub cardinality: Cardinality,

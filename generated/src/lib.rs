@@ -25,6 +25,8 @@ pub use descriptor_set::FILE_DESCRIPTOR_SET;
 pub const OPENAPI_JSON: &str = include_str!("../openapi/openapi.json");
 /// The same OpenAPI document as YAML, `openapi/openapi.yaml` in this crate.
 pub const OPENAPI_YAML: &str = include_str!("../openapi/openapi.yaml");
+/// The HTML API reference (one self-contained page), `docs/index.html` in this crate.
+pub const DOCS_HTML: &str = include_str!("../docs/index.html");
 
 pub mod dotlanth {
     pub mod api {

@@ -53,6 +53,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi_json))
         .route("/openapi.yaml", get(openapi_yaml))
+        .route("/docs", get(docs))
         // Swagger UI over the generated document; its assets are compiled in.
         .merge(SwaggerUi::new("/docs/api").config(SwaggerConfig::from("/openapi.json")))
         .fallback(rest)
@@ -97,6 +98,14 @@ async fn openapi_json() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
         dotlanth_api::OPENAPI_JSON,
+    )
+}
+
+/// The generated HTML reference of the API.
+async fn docs() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        dotlanth_api::DOCS_HTML,
     )
 }
 

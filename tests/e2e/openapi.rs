@@ -92,3 +92,23 @@ async fn swagger_ui_is_served_offline() {
     assert_eq!(status, 200);
     assert!(bundle.len() > 100_000);
 }
+
+/// The generated HTML reference is served as generated.
+#[tokio::test]
+async fn the_reference_docs_are_served() {
+    let server = Server::start(ServerOpts::default()).await;
+    let resp = reqwest::get(format!("{}/docs", server.http_url()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = resp.text().await.unwrap();
+    let expected = std::fs::read_to_string(workspace().join("generated/docs/index.html")).unwrap();
+    assert_eq!(page, expected);
+    assert!(page.contains("/dotlanth.vm.v1.VmService/ExecuteDot"));
+}

@@ -1,6 +1,6 @@
 //! The generated crate's manifest and root module.
 
-use crate::emit::{RUST_HEADER, openapi, rust_types::module_parts};
+use crate::emit::{RUST_HEADER, docs, openapi, rust_types::module_parts};
 use crate::model::Api;
 use crate::{GeneratedFile, Options};
 use askama::Template;
@@ -51,9 +51,12 @@ pub fn emit(
         "\n/// The REST surface as an OpenAPI document (JSON), `{json}` in this crate.\n\
          pub const OPENAPI_JSON: &str = include_str!(\"../{json}\");\n\
          /// The same OpenAPI document as YAML, `{yaml}` in this crate.\n\
-         pub const OPENAPI_YAML: &str = include_str!(\"../{yaml}\");\n",
+         pub const OPENAPI_YAML: &str = include_str!(\"../{yaml}\");\n\
+         /// The HTML API reference (one self-contained page), `{docs}` in this crate.\n\
+         pub const DOCS_HTML: &str = include_str!(\"../{docs}\");\n",
         json = openapi::JSON_PATH,
         yaml = openapi::YAML_PATH,
+        docs = docs::PATH,
     ));
     lib.push('\n');
     write_tree(&tree, 0, &mut lib);

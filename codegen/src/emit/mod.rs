@@ -9,9 +9,11 @@
 //! | [`descriptor`] | `src/descriptor_set.rs`: encoded descriptors for reflection |
 //! | [`crate_root`] | `Cargo.toml`, `src/lib.rs`                         |
 //! | [`openapi`]    | `openapi/openapi.json`, `openapi/openapi.yaml`: the REST surface as OpenAPI 3.0.3 |
+//! | [`docs`]       | `docs/index.html`: the HTML reference, one self-contained page |
 
 pub mod crate_root;
 pub mod descriptor;
+pub mod docs;
 pub mod methods;
 pub mod openapi;
 pub mod rust_types;
