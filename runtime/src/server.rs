@@ -131,12 +131,22 @@ pub async fn gateway(config: Config, backend: &str) -> Result<()> {
         cors_origins: cors_origins(&config),
     };
     tracing::info!(http = %addr, backend, "dotlanth gateway serving");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            ready.store(false, Ordering::Release);
-        })
-        .await?;
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    let serving = tokio::spawn(async move {
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    shutdown_signal().await;
+    ready.store(false, Ordering::Release);
+    let _ = stop_tx.send(true);
+    // Open streams are fed by the node and would never end on their own.
+    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    if tokio::time::timeout(grace, serving).await.is_err() {
+        tracing::warn!("in-flight calls did not finish within the grace period");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -67,6 +67,7 @@ both_modes!(vm_api_over_rest);
 both_modes!(rest_errors_are_status_json_with_the_mapped_http_status);
 both_modes!(server_streams_as_ndjson_and_sse);
 both_modes!(browsers_get_cors_on_the_rest_surface);
+both_modes!(deadlines_content_types_and_strict_queries);
 
 impl Rest {
     async fn call(
@@ -499,5 +500,76 @@ async fn browsers_get_cors_on_the_rest_surface(mode: Mode) {
     assert_eq!(
         r.headers()["access-control-allow-origin"],
         "http://localhost:3000"
+    );
+}
+
+async fn deadlines_content_types_and_strict_queries(mode: Mode) {
+    let opts = ServerOpts::default().env("DOTLANTH__REST__STRICT", "true");
+    let Setup { rest, .. } = &setup(mode, opts).await;
+    let status_of = |r: reqwest::Response| async move {
+        let s = r.status().as_u16();
+        (s, r.json::<Value>().await.unwrap())
+    };
+    // A body without a content type is refused (browsers send those cross-site
+    // without a preflight).
+    let r = rest
+        .http
+        .post(format!("{}/api/v1/runtime/ping", rest.base))
+        .bearer_auth(DEV_TOKEN)
+        .body(r#"{"payload":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = status_of(r).await;
+    assert_eq!((s, v["code"].as_i64()), (415, Some(3)), "{v}");
+    // Strict mode: a `*` body route takes no query parameters.
+    let r = rest
+        .http
+        .post(format!("{}/api/v1/runtime/ping?payload=q", rest.base))
+        .bearer_auth(DEV_TOKEN)
+        .json(&json!({"payload": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = status_of(r).await;
+    assert_eq!((s, v["code"].as_i64()), (400, Some(3)), "{v}");
+    // Strict mode: unknown JSON fields are refused.
+    let (s, _, v) = rest
+        .call(
+            Method::POST,
+            "/api/v1/runtime/ping",
+            Some(DEV_TOKEN),
+            Some(&json!({"payload": "x", "nope": 1})),
+        )
+        .await;
+    assert_eq!((s.as_u16(), v["code"].as_i64()), (400, Some(3)), "{v}");
+    // `grpc-timeout` bounds the call: an endless loop with a big fuel budget
+    // outlives 200 ms and the answer is DEADLINE_EXCEEDED (504).
+    let module = base64(&example("infinite_loop.wat"));
+    let (s, _, _) = rest
+        .call(
+            Method::POST,
+            "/api/v1/vm/dots/deploy",
+            Some(DEV_TOKEN),
+            Some(&json!({"name": "loop", "module": module})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let started = std::time::Instant::now();
+    let r = rest
+        .http
+        .post(format!("{}/api/v1/vm/dots/loop:execute", rest.base))
+        .bearer_auth(DEV_TOKEN)
+        .header("grpc-timeout", "200m")
+        .json(&json!({"function": "run"}))
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = status_of(r).await;
+    assert_eq!((s, v["code"].as_i64()), (504, Some(4)), "{v}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
     );
 }

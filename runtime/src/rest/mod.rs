@@ -174,14 +174,23 @@ impl RestGateway {
         .map_err(|e| error(Code::InvalidArgument, &e.0))?;
 
         let grpc_request = grpc_request(method.grpc_path, &parts.headers, message.encode_to_vec())?;
-        let reply = match self.backend.clone().oneshot(grpc_request).await {
+        // `grpc-timeout` bounds the whole call here too (tonic enforces it only in
+        // its own transport, not on in-process routes).
+        let deadline = parts
+            .headers
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(grpc_timeout);
+        let call = self.backend.clone().oneshot(grpc_request);
+        let outcome = match deadline {
+            Some(d) => tokio::time::timeout(d, call)
+                .await
+                .unwrap_or_else(|_| Err(deadline_error())),
+            None => call.await,
+        };
+        let reply = match outcome {
             Ok(r) => r,
-            Err(e) => {
-                return Err(error(
-                    Code::Unavailable,
-                    &format!("the backend is unavailable: {e}"),
-                ));
-            }
+            Err(e) => return Err(backend_error(e.as_ref())),
         };
         if method.kind == MethodKind::ServerStreaming {
             return stream::respond(
@@ -189,10 +198,78 @@ impl RestGateway {
                 output,
                 binding.response_body,
                 wants_sse(&parts.headers),
-            )
-            .await;
+                self.options.max_body_bytes,
+            );
         }
-        unary_reply(reply, &output, binding.response_body).await
+        unary_reply(
+            reply,
+            &output,
+            binding.response_body,
+            self.options.max_body_bytes,
+        )
+        .await
+    }
+}
+
+/// The `grpc-timeout` header's duration (`<1-8 digits><H|M|S|m|u|n>`).
+fn grpc_timeout(value: &str) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+fn deadline_error() -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(tonic::Status::deadline_exceeded(
+        "the grpc-timeout deadline passed",
+    ))
+}
+
+/// A failed backend call as an HTTP error: a status or an expired deadline keeps
+/// its code; anything else means the backend could not be reached.
+fn backend_error(e: &(dyn std::error::Error + 'static)) -> Response {
+    // The cause may be wrapped (a transport error around an expired timeout).
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(status) = c.downcast_ref::<tonic::Status>() {
+            return error(status.code(), status.message());
+        }
+        if c.downcast_ref::<tonic::TimeoutExpired>().is_some() {
+            return error(Code::DeadlineExceeded, "the grpc-timeout deadline passed");
+        }
+        cause = c.source();
+    }
+    error(
+        Code::Unavailable,
+        &format!("the backend is unavailable: {e}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grpc_timeout;
+    use std::time::Duration;
+
+    #[test]
+    fn grpc_timeout_header() {
+        assert_eq!(grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(grpc_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(grpc_timeout("5n"), Some(Duration::from_nanos(5)));
+        for bad in ["", "m", "123456789m", "10x", "-1S", "1.5S", "١S"] {
+            assert_eq!(grpc_timeout(bad), None, "{bad}");
+        }
     }
 }
 
@@ -212,8 +289,9 @@ fn is_json(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
     {
-        // No content type: read the body as JSON.
-        None => true,
+        // A body without a content type is refused: browsers send such bodies
+        // cross-site without a CORS preflight.
+        None => false,
         Some(ct) => {
             let essence = ct
                 .split(';')
@@ -261,8 +339,26 @@ fn grpc_request(
     }
     for (name, value) in headers {
         if let Some(key) = name.as_str().strip_prefix(METADATA_PREFIX) {
-            // Reserved gRPC headers are not client metadata.
-            if key.is_empty() || key.starts_with("grpc-") || key == "content-type" || key == "te" {
+            // Reserved gRPC headers, the headers forwarded above, and hop-by-hop or
+            // proxy headers are not client metadata.
+            let reserved = key.is_empty()
+                || key.starts_with("grpc-")
+                || key.starts_with("x-forwarded-")
+                || key.starts_with("proxy-")
+                || FORWARDED.contains(&key)
+                || matches!(
+                    key,
+                    "content-type"
+                        | "content-length"
+                        | "te"
+                        | "host"
+                        | "connection"
+                        | "keep-alive"
+                        | "transfer-encoding"
+                        | "upgrade"
+                        | "trailer"
+                );
+            if reserved {
                 continue;
             }
             if let Ok(key) = HeaderName::from_bytes(key.as_bytes()) {
@@ -300,9 +396,10 @@ async fn unary_reply(
     reply: http::Response<tonic::body::Body>,
     output: &MessageDescriptor,
     response_body: &str,
+    max_bytes: usize,
 ) -> Result<Response, Response> {
     let (parts, body) = reply.into_parts();
-    let collected = body
+    let collected = Limited::new(body, max_bytes.saturating_add(5))
         .collect()
         .await
         .map_err(|e| error(Code::Unavailable, &format!("reading the reply: {e}")))?;
@@ -333,7 +430,6 @@ async fn unary_reply(
 /// error`) on failure. An error before the first message is a plain error reply.
 mod stream {
     use super::*;
-    use futures_util::StreamExt;
 
     /// Reads frames out of the reply body as they arrive.
     struct Frames {
@@ -341,6 +437,8 @@ mod stream {
         buf: BytesMut,
         trailers: Option<HeaderMap>,
         done: bool,
+        /// Largest message accepted from the backend.
+        max: usize,
     }
 
     enum Item {
@@ -358,6 +456,9 @@ mod stream {
                             as usize;
                     if self.buf[0] != 0 {
                         return Item::Failed("compressed gRPC frames are not expected".into());
+                    }
+                    if len > self.max {
+                        return Item::Failed(format!("a message over {} bytes", self.max));
                     }
                     if self.buf.len() >= 5 + len {
                         let frame = self.buf.split_to(5 + len).freeze();
@@ -398,31 +499,30 @@ mod stream {
         }
     }
 
-    pub async fn respond(
+    pub fn respond(
         reply: http::Response<tonic::body::Body>,
         output: MessageDescriptor,
         response_body: &'static str,
         sse: bool,
+        max: usize,
     ) -> Result<Response, Response> {
         let (parts, body) = reply.into_parts();
         let headers = parts.headers;
-        let mut frames = Frames {
+        // A trailers-only answer failed before any message: it gets its own HTTP
+        // status. Otherwise the stream starts now (headers go out at once, so
+        // EventSource opens even when the first event is far away).
+        if let Some(status) = tonic::Status::from_header_map(&headers) {
+            if status.code() != Code::Ok {
+                return Err(error(status.code(), status.message()));
+            }
+            return Ok(stream_response(&headers, sse, Body::empty()));
+        }
+        let frames = Frames {
             body,
             buf: BytesMut::new(),
             trailers: None,
             done: false,
-        };
-        // Wait for the first message, so an early failure gets its HTTP status.
-        let first = match frames.next().await {
-            Item::Message(m) => m,
-            Item::End => {
-                let status = call_status(&headers, frames.trailers.as_ref());
-                if status.code() != Code::Ok {
-                    return Err(error(status.code(), status.message()));
-                }
-                return Ok(stream_response(&headers, sse, Body::empty()));
-            }
-            Item::Failed(e) => return Err(error(Code::Unavailable, &e)),
+            max,
         };
         let render = move |bytes: &[u8]| -> Bytes {
             match message_json(&output, bytes, response_body) {
@@ -438,8 +538,7 @@ mod stream {
             }
         };
         let head = headers.clone();
-        let first_line = render(&first);
-        let rest =
+        let stream =
             futures_util::stream::unfold(Some((frames, render, head)), move |state| async move {
                 let (mut frames, render, head) = state?;
                 match frames.next().await {
@@ -466,7 +565,6 @@ mod stream {
                     }
                 }
             });
-        let stream = futures_util::stream::once(async move { Ok(first_line) }).chain(rest);
         Ok(stream_response(&headers, sse, Body::from_stream(stream)))
     }
 

@@ -61,8 +61,15 @@ pub fn build(
     }
 
     // Query parameters fill what the path and a field body leave; none with `*`.
-    if let Some(query) = query.filter(|_| binding.body != "*") {
-        apply_query(&mut root, input, binding, &bound, query, strictness)?;
+    match query.filter(|q| !q.is_empty()) {
+        // With `body: "*"` there are no query parameters; strict mode says so.
+        Some(q) if binding.body == "*" && strictness.strict => {
+            return bad(format!("this route takes no query parameters (got `{q}`)"));
+        }
+        Some(q) if binding.body != "*" => {
+            apply_query(&mut root, input, binding, &bound, q, strictness)?
+        }
+        _ => {}
     }
 
     let options = DeserializeOptions::new().deny_unknown_fields(strictness.strict);
