@@ -7,6 +7,7 @@ mod harness;
 mod grpc;
 
 mod api;
+mod browser;
 mod buf;
 mod events;
 mod lifecycle;

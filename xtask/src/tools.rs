@@ -99,10 +99,41 @@ pub fn python() -> Result<PathBuf> {
     Ok(python)
 }
 
+/// A headless browser for the browser tests: `$DOTLANTH_CHROMIUM`, else Debian's
+/// `chromium`, installed with apt-get when missing and we are root (as in CI).
+pub fn chromium() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("DOTLANTH_CHROMIUM") {
+        return Ok(PathBuf::from(path));
+    }
+    let bin = PathBuf::from("/usr/bin/chromium");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root_user {
+        bail!(
+            "the browser tests need Chromium: install Debian's `chromium` package or set DOTLANTH_CHROMIUM"
+        );
+    }
+    println!("installing chromium (apt-get) for the browser tests...");
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "chromium"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    if !bin.exists() {
+        bail!("apt-get installed no /usr/bin/chromium");
+    }
+    Ok(bin)
+}
+
 pub fn test(args: &[String]) -> Result<()> {
     let root = crate::root();
     let buf = buf()?;
     let python = python()?;
+    let chromium = chromium()?;
     // Integration tests get their binaries (`dotlanth`, `protoc-gen-dotlanth`,
     // `xtask`) built by cargo itself.
     run(Command::new("cargo")
@@ -110,5 +141,6 @@ pub fn test(args: &[String]) -> Result<()> {
         .args(args)
         .env("DOTLANTH_BUF", &buf)
         .env("DOTLANTH_PYTHON", &python)
+        .env("DOTLANTH_CHROMIUM", &chromium)
         .current_dir(&root))
 }
