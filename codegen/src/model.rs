@@ -44,6 +44,29 @@ pub struct Comments {
     pub trailing: String,
 }
 
+impl Comments {
+    /// The text readers should see: the leading comment (else the trailing one)
+    /// without AIP-192 internal parts `(-- … --)`.
+    pub fn public_text(&self) -> String {
+        let raw = if self.leading.is_empty() {
+            &self.trailing
+        } else {
+            &self.leading
+        };
+        let mut text = String::new();
+        let mut rest = raw.as_str();
+        while let Some(start) = rest.find("(--") {
+            text.push_str(&rest[..start]);
+            rest = match rest[start..].find("--)") {
+                Some(end) => &rest[start + end + 3..],
+                None => "",
+            };
+        }
+        text.push_str(rest);
+        text
+    }
+}
+
 /// A gRPC service.
 #[derive(Clone, Debug)]
 pub struct Service {

@@ -133,3 +133,20 @@ pub fn find(table: &'static [MethodInfo], grpc_path: &str) -> Option<&'static Me
         .ok()
         .map(|i| &table[i])
 }
+
+/// Well-known types whose proto3 JSON form is a string or a scalar: path and
+/// query parameters can set them.
+pub const SCALAR_JSON_WKTS: &[&str] = &[
+    "google.protobuf.Timestamp",
+    "google.protobuf.Duration",
+    "google.protobuf.FieldMask",
+    "google.protobuf.DoubleValue",
+    "google.protobuf.FloatValue",
+    "google.protobuf.Int64Value",
+    "google.protobuf.UInt64Value",
+    "google.protobuf.Int32Value",
+    "google.protobuf.UInt32Value",
+    "google.protobuf.BoolValue",
+    "google.protobuf.StringValue",
+    "google.protobuf.BytesValue",
+];

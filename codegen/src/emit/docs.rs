@@ -427,21 +427,7 @@ fn doc(c: &Comments, shown: bool) -> Vec<String> {
 /// internal parts `(-- … --)` removed, split at blank lines; lines inside a
 /// paragraph are kept (the page shows them with `white-space: pre-line`).
 fn paragraphs(c: &Comments) -> Vec<String> {
-    let raw = if c.leading.is_empty() {
-        &c.trailing
-    } else {
-        &c.leading
-    };
-    let mut text = String::new();
-    let mut rest = raw.as_str();
-    while let Some(start) = rest.find("(--") {
-        text.push_str(&rest[..start]);
-        rest = match rest[start..].find("--)") {
-            Some(end) => &rest[start + end + 3..],
-            None => "",
-        };
-    }
-    text.push_str(rest);
+    let text = c.public_text();
     let mut out = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     for line in text.lines().map(str::trim_end) {

@@ -1308,23 +1308,7 @@ fn param_name(literal: Option<&str>, fallback: &str) -> String {
 /// A comment as a description: leading (else trailing) comment, AIP-192
 /// internal parts `(-- … --)` removed, blank-line runs collapsed.
 fn doc_text(c: &Comments) -> String {
-    let raw = if c.leading.is_empty() {
-        &c.trailing
-    } else {
-        &c.leading
-    };
-    let mut text = String::new();
-    let mut rest = raw.as_str();
-    while let Some(start) = rest.find("(--") {
-        text.push_str(&rest[..start]);
-        match rest[start..].find("--)") {
-            Some(end) => rest = &rest[start + end + 3..],
-            None => {
-                rest = "";
-            }
-        }
-    }
-    text.push_str(rest);
+    let text = c.public_text();
     let mut out: Vec<&str> = Vec::new();
     for line in text.lines().map(str::trim_end) {
         if line.trim().is_empty() && out.last().is_none_or(|l| l.is_empty()) {

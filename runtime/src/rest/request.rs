@@ -2,7 +2,7 @@
 //! gathered into one proto3-JSON object and parsed once, so every value goes
 //! through the same proto3 JSON rules as a body would.
 
-use dotlanth_api::meta::HttpBinding;
+use dotlanth_api::meta::{HttpBinding, SCALAR_JSON_WKTS};
 use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value};
 
@@ -160,35 +160,15 @@ fn apply_query(
 
 /// Percent-decodes a query name or value (one pass); `+` per the setting.
 fn decode_query(raw: &str, plus_as_space: bool) -> Result<String, BadRequest> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) if hex.is_some_and(|h| h.bytes().all(|c| c.is_ascii_hexdigit())) => {
-                        out.push(b)
-                    }
-                    _ => return bad(format!("malformed percent-escape in query `{raw}`")),
-                }
-                i += 3;
-            }
-            b'+' if plus_as_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out)
-        .map_err(|_| BadRequest(format!("query `{raw}` is not UTF-8 once decoded")))
+    // `+` is never part of an escape, so turning it into a space first is exact.
+    let spaced;
+    let text = if plus_as_space {
+        spaced = raw.replace('+', " ");
+        spaced.as_str()
+    } else {
+        raw
+    };
+    super::router::decode(text, false).map_err(|e| BadRequest(format!("query `{raw}`: {e}")))
 }
 
 /// The field at the end of a dotted path (proto names), walking singular messages.
@@ -223,24 +203,8 @@ fn resolve_chain(
 }
 
 fn is_scalar_wkt(field: &FieldDescriptor) -> bool {
-    matches!(field.kind(), Kind::Message(m) if WKT_SCALAR.contains(&m.full_name()))
+    matches!(field.kind(), Kind::Message(m) if SCALAR_JSON_WKTS.contains(&m.full_name()))
 }
-
-/// Well-known types whose JSON form is a string or scalar.
-const WKT_SCALAR: &[&str] = &[
-    "google.protobuf.Timestamp",
-    "google.protobuf.Duration",
-    "google.protobuf.FieldMask",
-    "google.protobuf.DoubleValue",
-    "google.protobuf.FloatValue",
-    "google.protobuf.Int64Value",
-    "google.protobuf.UInt64Value",
-    "google.protobuf.Int32Value",
-    "google.protobuf.UInt32Value",
-    "google.protobuf.BoolValue",
-    "google.protobuf.StringValue",
-    "google.protobuf.BytesValue",
-];
 
 /// A path or query string as the proto3-JSON value the field expects. Strings are
 /// what proto3 JSON accepts for every scalar except `bool` (and `BoolValue`).

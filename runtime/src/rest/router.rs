@@ -386,8 +386,8 @@ fn check_escapes(path: &str) -> Result<(), RouteError> {
 }
 
 /// Percent-decodes `raw` in one pass. With `keep_slash`, `%2F`/`%2f` stay as
-/// received.
-fn decode(raw: &str, keep_slash: bool) -> Result<String, String> {
+/// received. Shared by path variables and query strings.
+pub(crate) fn decode(raw: &str, keep_slash: bool) -> Result<String, String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
