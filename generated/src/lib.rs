@@ -10,8 +10,7 @@
 
 #[rustfmt::skip]
 pub mod codec;
-#[rustfmt::skip]
-pub mod meta;
+pub use dotlanth_meta as meta;
 #[rustfmt::skip]
 pub mod methods;
 #[rustfmt::skip]
@@ -27,6 +26,18 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi/openapi.json");
 pub const OPENAPI_YAML: &str = include_str!("../openapi/openapi.yaml");
 /// The HTML API reference (one self-contained page), `docs/index.html` in this crate.
 pub const DOCS_HTML: &str = include_str!("../docs/index.html");
+
+/// Everything this crate exports for serving, as one value (`dotlanth-runtime`
+/// serves any such value).
+pub static API: meta::Api = meta::Api {
+    crate_name: "dotlanth-api",
+    methods: methods::METHODS,
+    services: methods::SERVICES,
+    file_descriptor_set: FILE_DESCRIPTOR_SET,
+    openapi_json: OPENAPI_JSON,
+    openapi_yaml: OPENAPI_YAML,
+    docs_html: DOCS_HTML,
+};
 
 pub mod dotlanth {
     pub mod api {

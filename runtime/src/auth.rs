@@ -2,7 +2,7 @@
 //! method metadata. Tokens are looked up by SHA-256 digest and never logged.
 
 use crate::config::AuthConfig;
-use dotlanth_api::meta::MethodInfo;
+use dotlanth_meta::MethodInfo;
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -118,7 +118,7 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
 mod tests {
     use super::*;
     use crate::config::TokenConfig;
-    use dotlanth_api::meta::{GraphqlPlacement, Idempotency, MethodKind};
+    use dotlanth_meta::{GraphqlPlacement, Idempotency, MethodKind};
 
     fn method(public: bool, scopes: &'static [&'static str]) -> MethodInfo {
         MethodInfo {

@@ -83,6 +83,10 @@ pub struct RestConfig {
     pub strict: bool,
     /// Read `+` in query strings as a space.
     pub query_plus_as_space: bool,
+    /// Headers passed between HTTP and the call under their own names, both
+    /// ways (besides the `Grpc-Metadata-*` form). Lowercase names.
+    #[serde(default)]
+    pub forward_headers: Vec<String>,
 }
 
 /// `[auth]`

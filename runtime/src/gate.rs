@@ -9,7 +9,7 @@
 use crate::auth::{Authenticator, Principal};
 use crate::metrics::{CallLabels, HandledLabels, Metrics, code_name};
 use crate::telemetry::TraceContext;
-use dotlanth_api::meta::MethodInfo;
+use dotlanth_meta::MethodInfo;
 use http::HeaderMap;
 use std::time::Instant;
 use tonic::{Code, Status};

@@ -8,6 +8,7 @@
 
 use crate::gate::{Call, Gate};
 use bytes::Bytes;
+use dotlanth_meta::Api;
 use http::{HeaderMap, Request, Response};
 use http_body::{Body as HttpBody, Frame};
 use std::future::Future;
@@ -52,12 +53,13 @@ const INFRASTRUCTURE: &[(&str, &str, &str, &str)] = &[
 #[derive(Clone)]
 pub struct GateLayer {
     gate: Gate,
+    api: &'static Api,
 }
 
 impl GateLayer {
-    /// A layer admitting calls through `gate`.
-    pub fn new(gate: Gate) -> Self {
-        GateLayer { gate }
+    /// A layer admitting calls of `api`'s methods through `gate`.
+    pub fn new(gate: Gate, api: &'static Api) -> Self {
+        GateLayer { gate, api }
     }
 }
 
@@ -67,6 +69,7 @@ impl<S> Layer<S> for GateLayer {
         GateService {
             inner,
             gate: self.gate.clone(),
+            api: self.api,
         }
     }
 }
@@ -76,6 +79,7 @@ impl<S> Layer<S> for GateLayer {
 pub struct GateService<S> {
     inner: S,
     gate: Gate,
+    api: &'static Api,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -102,7 +106,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let path = req.uri().path();
-        let call = match dotlanth_api::methods::by_grpc_path(path) {
+        let call = match self.api.method(path) {
             Some(method) => self.gate.admit(method, req.headers()),
             None => match INFRASTRUCTURE.iter().find(|(p, ..)| *p == path) {
                 Some((_, service, method, kind)) => {

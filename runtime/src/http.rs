@@ -1,22 +1,28 @@
 //! The HTTP port: `/metrics`, `/healthz`, `/readyz`, `/openapi.json`,
-//! `/openapi.yaml`, and the REST surface for every other path.
+//! `/openapi.yaml`, `/docs`, and the REST surface for every other path. Requests
+//! with a `content-type: application/grpc*` go to gRPC (and gRPC-Web) before any
+//! routing, so one port can serve everything.
 
 use crate::metrics::Metrics;
-use crate::rest::RestGateway;
+use crate::rest::{Backend, RestGateway};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use dotlanth_meta::Api;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tower::{Layer, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 /// Shared state of the HTTP handlers.
 #[derive(Clone)]
 pub struct HttpState {
+    /// The generated API whose documents are served.
+    pub api: &'static Api,
     /// None when telemetry is off.
     pub metrics: Option<Metrics>,
     /// True once both listeners serve, false again when shutting down.
@@ -25,6 +31,9 @@ pub struct HttpState {
     pub rest: Arc<RestGateway>,
     /// Browser origins allowed to call the REST surface.
     pub cors_origins: Vec<HeaderValue>,
+    /// Where gRPC and gRPC-Web requests on this port go: the same backend the
+    /// REST surface calls.
+    pub grpc: Backend,
 }
 
 /// The router of the HTTP port.
@@ -45,9 +54,17 @@ pub fn router(state: HttpState) -> Router {
             header::ACCEPT,
             HeaderName::from_static("traceparent"),
             HeaderName::from_static("grpc-timeout"),
+            HeaderName::from_static("x-grpc-web"),
+            HeaderName::from_static("x-user-agent"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("grpc-status"),
+            HeaderName::from_static("grpc-message"),
+            HeaderName::from_static("grpc-status-details-bin"),
         ])
         .max_age(Duration::from_secs(600));
-    Router::new()
+    let grpc = state.grpc.clone();
+    let http = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -57,7 +74,9 @@ pub fn router(state: HttpState) -> Router {
         // Swagger UI over the generated document; its assets are compiled in.
         .merge(SwaggerUi::new("/docs/api").config(SwaggerConfig::from("/openapi.json")))
         .fallback(rest)
-        .with_state(state)
+        .with_state(state);
+    Router::new()
+        .fallback_service(OnePort { grpc, http })
         .layer(cors)
         .layer(axum::middleware::from_fn(preflight_no_content))
 }
@@ -94,26 +113,26 @@ async fn metrics(State(state): State<HttpState>) -> axum::response::Response {
 }
 
 /// The generated OpenAPI document of the REST surface.
-async fn openapi_json() -> impl IntoResponse {
+async fn openapi_json(State(state): State<HttpState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        dotlanth_api::OPENAPI_JSON,
+        state.api.openapi_json,
     )
 }
 
 /// The generated HTML reference of the API.
-async fn docs() -> impl IntoResponse {
+async fn docs(State(state): State<HttpState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        dotlanth_api::DOCS_HTML,
+        state.api.docs_html,
     )
 }
 
 /// The same document as YAML.
-async fn openapi_yaml() -> impl IntoResponse {
+async fn openapi_yaml(State(state): State<HttpState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/yaml")],
-        dotlanth_api::OPENAPI_YAML,
+        state.api.openapi_yaml,
     )
 }
 
@@ -145,4 +164,48 @@ async fn not_found() -> impl IntoResponse {
 
 fn json(status: StatusCode, body: &'static str) -> impl IntoResponse {
     (status, [(header::CONTENT_TYPE, "application/json")], body)
+}
+
+/// Sends gRPC and gRPC-Web requests (by content type) to the gRPC backend, and
+/// everything else to the HTTP routes.
+#[derive(Clone)]
+struct OnePort {
+    grpc: Backend,
+    http: Router,
+}
+
+impl tower::Service<axum::extract::Request> for OnePort {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+        let grpc = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/grpc"));
+        if !grpc {
+            let http = self.http.clone();
+            return Box::pin(async move { http.oneshot(req).await });
+        }
+        let service = tonic_web::GrpcWebLayer::new().layer(self.grpc.clone());
+        Box::pin(async move {
+            let response = match service.oneshot(req.map(tonic::body::Body::new)).await {
+                Ok(r) => r,
+                Err(e) => tonic::Status::unavailable(format!("the backend is unavailable: {e}"))
+                    .into_http(),
+            };
+            Ok(response.map(axum::body::Body::new))
+        })
+    }
 }

@@ -1,17 +1,7 @@
 //! `dotlanth`: the Dotlanth API server.
 
-mod auth;
-mod config;
-mod gate;
-mod grpc_layer;
-mod http;
-mod metrics;
-mod rest;
-mod server;
-mod services;
-mod telemetry;
-
 use clap::{Parser, Subcommand};
+use dotlanth_runtime::{config, server, telemetry};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -104,7 +94,7 @@ fn main() -> ExitCode {
     };
     let result = match backend {
         None => runtime.block_on(server::serve(config)),
-        Some(backend) => runtime.block_on(server::gateway(config, &backend)),
+        Some(backend) => runtime.block_on(server::gateway(config, &dotlanth_api::API, &backend)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use dotlanth_api::dotlanth::monitoring::v1::monitoring_service_server::MonitoringServiceServer;
 use dotlanth_api::dotlanth::runtime::v1::runtime_service_server::RuntimeServiceServer;
 use dotlanth_api::dotlanth::vm::v1::vm_service_server::VmServiceServer;
+use dotlanth_meta::Api;
 use http::HeaderValue;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +28,7 @@ use tonic::service::Routes;
 use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// Runs the server until SIGTERM or Ctrl-C.
+/// Runs the VM node until SIGTERM or Ctrl-C.
 pub async fn serve(config: Config) -> Result<()> {
     let vm_config = config.vm_config();
     let data_dir = vm_config.data_dir.clone();
@@ -35,7 +36,41 @@ pub async fn serve(config: Config) -> Result<()> {
         .await?
         .with_context(|| format!("opening the VM store in {}", data_dir.display()))?;
     let producer = vm.spawn_block_producer();
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let limit = config.server.max_message_bytes;
+    let services = Routes::builder()
+        .routes()
+        .add_service(RuntimeServiceServer::new(Runtime).max_decoding_message_size(limit))
+        .add_service(VmServiceServer::new(Dots::new(vm.clone())).max_decoding_message_size(limit))
+        .add_service(
+            MonitoringServiceServer::new(Monitoring::new(vm.clone(), shutdown_rx.clone()))
+                .max_decoding_message_size(limit),
+        );
+    let result = run(
+        &config,
+        &dotlanth_api::API,
+        services,
+        shutdown_tx,
+        shutdown_rx,
+    )
+    .await;
+    producer.abort();
+    drop(vm);
+    result
+}
 
+/// Serves `api` on both ports until SIGTERM or Ctrl-C (or until a listener
+/// fails): `services` are the tonic routes implementing it; health and
+/// reflection are added here, the gate goes in front of all of them, and the
+/// REST surface calls the same gated routes in process. `shutdown_tx` is set
+/// when stopping (services holding `shutdown_rx` end their streams).
+pub async fn run(
+    config: &Config,
+    api: &'static Api,
+    services: Routes,
+    shutdown_tx: watch::Sender<bool>,
+    shutdown_rx: watch::Receiver<bool>,
+) -> Result<()> {
     let metrics = config.telemetry.enabled.then(Metrics::new);
     let auth = config
         .auth
@@ -55,20 +90,26 @@ pub async fn serve(config: Config) -> Result<()> {
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
 
-    let routes = api_routes(&config, vm.clone(), &shutdown_rx).await?;
-    let rest = RestGateway::new(
-        crate::rest::in_process(GateLayer::new(gate.clone()).layer(routes.clone())),
-        rest_options(&config),
-    )?;
-    let grpc = grpc_server(&config, routes, gate, grpc_listener, shutdown_rx.clone());
+    let routes = with_infrastructure(api, services, &shutdown_rx).await?;
+    let backend = crate::rest::in_process(GateLayer::new(gate.clone(), api).layer(routes.clone()));
+    let rest = RestGateway::new(api, backend.clone(), rest_options(config))?;
+    let grpc = grpc_server(
+        config,
+        api,
+        routes,
+        gate,
+        grpc_listener,
+        shutdown_rx.clone(),
+    );
     let http_state = HttpState {
+        api,
         metrics,
         ready: ready.clone(),
         rest,
-        cors_origins: cors_origins(&config),
+        cors_origins: cors_origins(config),
+        grpc: backend,
     };
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
@@ -80,7 +121,7 @@ pub async fn serve(config: Config) -> Result<()> {
     });
 
     ready.store(true, Ordering::Release);
-    tracing::info!(grpc = %grpc_addr, http = %http_addr, data_dir = %config.storage.data_dir.display(), "dotlanth serving");
+    tracing::info!(grpc = %grpc_addr, http = %http_addr, api = api.crate_name, data_dir = %config.storage.data_dir.display(), "dotlanth serving");
 
     let (mut grpc, mut http) = (grpc, http);
     // Run until a signal, or until a listener fails (then exit with its error).
@@ -105,8 +146,6 @@ pub async fn serve(config: Config) -> Result<()> {
     if drained.is_err() {
         tracing::warn!("in-flight calls did not finish within the grace period");
     }
-    producer.abort();
-    drop(vm);
     if let Some(failure) = failure {
         anyhow::bail!(failure);
     }
@@ -117,18 +156,21 @@ pub async fn serve(config: Config) -> Result<()> {
 /// Remote mode: only the HTTP port (REST, OpenAPI, health), forwarding every call
 /// over gRPC to the node at `backend`, whose gate authenticates, counts and
 /// traces it. Runs until SIGTERM or Ctrl-C.
-pub async fn gateway(config: Config, backend: &str) -> Result<()> {
-    let rest = RestGateway::new(crate::rest::remote(backend)?, rest_options(&config))?;
+pub async fn gateway(config: Config, api: &'static Api, backend: &str) -> Result<()> {
+    let channel = crate::rest::remote(backend)?;
+    let rest = RestGateway::new(api, channel.clone(), rest_options(&config))?;
     let listener = TcpListener::bind(config.server.http_addr)
         .await
         .with_context(|| format!("binding HTTP on {}", config.server.http_addr))?;
     let addr = listener.local_addr()?;
     let ready = Arc::new(AtomicBool::new(true));
     let state = HttpState {
+        api,
         metrics: None,
         ready: ready.clone(),
         rest,
         cors_origins: cors_origins(&config),
+        grpc: channel,
     };
     tracing::info!(http = %addr, backend, "dotlanth gateway serving");
     let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -168,6 +210,12 @@ fn rest_options(config: &Config) -> RestOptions {
             strict: config.rest.strict,
             plus_as_space: config.rest.query_plus_as_space,
         },
+        forward_headers: config
+            .rest
+            .forward_headers
+            .iter()
+            .filter_map(|h| http::HeaderName::from_bytes(h.as_bytes()).ok())
+            .collect(),
     }
 }
 
@@ -180,49 +228,48 @@ fn task_outcome<E: std::fmt::Display>(r: Result<Result<(), E>, tokio::task::Join
     }
 }
 
-/// Every gRPC service the process offers (API, health, reflection): served on
-/// the gRPC port and called in-process by the REST surface.
-async fn api_routes(
-    config: &Config,
-    vm: dotlanth_vm::Vm,
+/// `services` plus health (one status per service of `api`) and reflection
+/// (v1 and v1alpha, over `api`'s descriptor set): served on the gRPC port and
+/// called in process by the REST surface.
+async fn with_infrastructure(
+    api: &'static Api,
+    services: Routes,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Routes> {
-    let limit = config.server.max_message_bytes;
     let (health_reporter, health) = tonic_health::server::health_reporter();
-    set_health(&health_reporter, tonic_health::ServingStatus::Serving).await;
+    set_health(api, &health_reporter, tonic_health::ServingStatus::Serving).await;
     // On shutdown, tell health checkers first (load balancers stop sending calls).
     let mut stopping = shutdown.clone();
     tokio::spawn(async move {
         if stopping.wait_for(|s| *s).await.is_ok() {
-            set_health(&health_reporter, tonic_health::ServingStatus::NotServing).await;
+            set_health(
+                api,
+                &health_reporter,
+                tonic_health::ServingStatus::NotServing,
+            )
+            .await;
         }
     });
     let reflection = || {
         tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(dotlanth_api::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(api.file_descriptor_set)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
     let reflection_v1 = reflection().build_v1().context("building reflection v1")?;
     let reflection_v1alpha = reflection()
         .build_v1alpha()
         .context("building reflection v1alpha")?;
-    Ok(Routes::builder()
-        .routes()
+    Ok(services
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(RuntimeServiceServer::new(Runtime).max_decoding_message_size(limit))
-        .add_service(VmServiceServer::new(Dots::new(vm.clone())).max_decoding_message_size(limit))
-        .add_service(
-            MonitoringServiceServer::new(Monitoring::new(vm, shutdown.clone()))
-                .max_decoding_message_size(limit),
-        )
         .prepare())
 }
 
 /// The gRPC port: CORS, gRPC-Web translation and the gate over the routes.
 fn grpc_server(
     config: &Config,
+    api: &'static Api,
     routes: Routes,
     gate: Gate,
     listener: TcpListener,
@@ -254,7 +301,7 @@ fn grpc_server(
         .concurrency_limit_per_connection(config.server.max_concurrent_calls_per_connection)
         .layer(cors)
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(GateLayer::new(gate))
+        .layer(GateLayer::new(gate, api))
         .add_routes(routes);
     tokio::spawn(async move {
         router
@@ -267,11 +314,12 @@ fn grpc_server(
 
 /// Sets the status of the whole server (`""`) and of every API service.
 async fn set_health(
+    api: &Api,
     reporter: &tonic_health::server::HealthReporter,
     status: tonic_health::ServingStatus,
 ) {
     reporter.set_service_status("", status).await;
-    for service in dotlanth_api::methods::SERVICES {
+    for service in api.services {
         reporter.set_service_status(*service, status).await;
     }
 }

@@ -101,8 +101,33 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
 
 /// Compiles the tree and runs the generator in memory.
 pub fn generate(protos: &Path, crate_name: &str) -> Result<Vec<dotlanth_codegen::GeneratedFile>> {
-    let files = proto_files(protos)?;
-    let mut compiler = protox::Compiler::new([protos])?;
+    generate_with_includes(protos, &[], crate_name, &[])
+}
+
+/// [`generate`] with more import paths after `protos` and, when `only` is not
+/// empty, generating just the files whose path starts with one of its prefixes
+/// (which may be under `google/`).
+pub fn generate_with_includes(
+    protos: &Path,
+    includes: &[PathBuf],
+    crate_name: &str,
+    only: &[String],
+) -> Result<Vec<dotlanth_codegen::GeneratedFile>> {
+    let files = if only.is_empty() {
+        proto_files(protos)?
+    } else {
+        let mut all = Vec::new();
+        walk(protos, protos, &mut all)?;
+        all.retain(|f| f.ends_with(".proto") && only.iter().any(|p| f.starts_with(p.as_str())));
+        all.sort();
+        if all.is_empty() {
+            bail!("no .proto files under {} match {only:?}", protos.display());
+        }
+        all
+    };
+    let mut paths = vec![protos.to_path_buf()];
+    paths.extend(includes.iter().cloned());
+    let mut compiler = protox::Compiler::new(paths)?;
     compiler.include_imports(true).include_source_info(true);
     compiler
         .open_files(&files)

@@ -5,10 +5,12 @@
 //!   committed API baseline, and the deliberate step that moves the baseline.
 //! - `test`: install the pinned test tools (buf, a Python venv) when missing or
 //!   outdated, then run every test.
-//! - `bench grpc`: latency and throughput of the gRPC stack.
+//! - `bench grpc|rest`: latency and throughput of the gRPC stack and of REST.
+//! - `echo --protos DIR`: every surface of a proto tree over the echo backend.
 
 mod bench;
 pub mod codegen;
+mod echo;
 mod tools;
 
 use anyhow::Result;
@@ -40,6 +42,8 @@ enum Command {
     },
     /// Benchmarks.
     Bench(bench::BenchArgs),
+    /// Serve every surface of a proto tree over the echo backend.
+    Echo(echo::EchoArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +64,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Baseline => tools::move_baseline(),
         Command::Test { args } => tools::test(&args),
         Command::Bench(args) => bench::run(args),
+        Command::Echo(args) => echo::run(args),
     }
 }
 

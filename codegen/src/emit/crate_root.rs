@@ -44,7 +44,7 @@ pub fn emit(
     lib.push_str(
         "//! by `cargo xtask gen` (or `buf generate` with `protoc-gen-dotlanth`).\n\
          #![allow(clippy::all, clippy::pedantic, rustdoc::all, missing_docs)]\n\n\
-         #[rustfmt::skip]\npub mod codec;\n#[rustfmt::skip]\npub mod meta;\n#[rustfmt::skip]\npub mod methods;\n#[rustfmt::skip]\npub mod wkt;\n\n\
+         #[rustfmt::skip]\npub mod codec;\npub use dotlanth_meta as meta;\n#[rustfmt::skip]\npub mod methods;\n#[rustfmt::skip]\npub mod wkt;\n\n\
          #[rustfmt::skip]\nmod descriptor_set;\npub use descriptor_set::FILE_DESCRIPTOR_SET;\n",
     );
     lib.push_str(&format!(
@@ -53,7 +53,19 @@ pub fn emit(
          /// The same OpenAPI document as YAML, `{yaml}` in this crate.\n\
          pub const OPENAPI_YAML: &str = include_str!(\"../{yaml}\");\n\
          /// The HTML API reference (one self-contained page), `{docs}` in this crate.\n\
-         pub const DOCS_HTML: &str = include_str!(\"../{docs}\");\n",
+         pub const DOCS_HTML: &str = include_str!(\"../{docs}\");\n\n\
+         /// Everything this crate exports for serving, as one value (`dotlanth-runtime`\n\
+         /// serves any such value).\n\
+         pub static API: meta::Api = meta::Api {{\n\
+         \x20   crate_name: \"{crate_name}\",\n\
+         \x20   methods: methods::METHODS,\n\
+         \x20   services: methods::SERVICES,\n\
+         \x20   file_descriptor_set: FILE_DESCRIPTOR_SET,\n\
+         \x20   openapi_json: OPENAPI_JSON,\n\
+         \x20   openapi_yaml: OPENAPI_YAML,\n\
+         \x20   docs_html: DOCS_HTML,\n\
+         }};\n",
+        crate_name = options.crate_name,
         json = openapi::JSON_PATH,
         yaml = openapi::YAML_PATH,
         docs = docs::PATH,

@@ -1,10 +1,6 @@
 //! Fixed support code that the generated crate needs besides the proto types.
 
-use crate::registry::SCALAR_JSON_WKTS;
-use crate::{
-    GeneratedFile,
-    emit::{RUST_HEADER, lit},
-};
+use crate::{GeneratedFile, emit::RUST_HEADER};
 
 /// Support files and their templates.
 const FILES: &[(&str, &str)] = &[
@@ -13,36 +9,29 @@ const FILES: &[(&str, &str)] = &[
         "src/codec.rs",
         include_str!("../../templates/codec.rs.tmpl"),
     ),
-    // The types of the method metadata table.
-    ("src/meta.rs", include_str!("../../templates/meta.rs.tmpl")),
     // Well-known types whose canonical JSON pbjson-types gets wrong.
     ("src/wkt.rs", include_str!("../../templates/wkt.rs.tmpl")),
 ];
 
-/// Emits the support files. `meta.rs` also gets the generator's list of
-/// well-known types with a scalar JSON form, so the runtime decides what a path or
-/// query value can set from the same list the generator validates with.
+/// Emits the support files. (The metadata table's types are not emitted: they
+/// live in the `dotlanth-meta` crate, shared by every generated crate and the
+/// runtime.)
 pub fn emit() -> Vec<GeneratedFile> {
     FILES
         .iter()
-        .map(|(path, body)| {
-            let mut text = format!("{RUST_HEADER}{body}");
-            if *path == "src/meta.rs" {
-                text.push_str(&scalar_json_wkts());
-            }
-            GeneratedFile::text(*path, text)
-        })
+        .map(|(path, body)| GeneratedFile::text(*path, format!("{RUST_HEADER}{body}")))
         .collect()
 }
 
-fn scalar_json_wkts() -> String {
-    let mut out = String::from(
-        "\n/// Well-known types whose proto3 JSON form is a string or a scalar: path and\n\
-         /// query parameters can set them.\npub const SCALAR_JSON_WKTS: &[&str] = &[\n",
-    );
-    for name in SCALAR_JSON_WKTS {
-        out.push_str(&format!("    {},\n", lit(name)));
+#[cfg(test)]
+mod tests {
+    /// The runtime decides what a path or query value can set from the list the
+    /// generator validates with.
+    #[test]
+    fn scalar_json_wkts_agree_with_the_runtime() {
+        assert_eq!(
+            crate::registry::SCALAR_JSON_WKTS,
+            dotlanth_meta::SCALAR_JSON_WKTS
+        );
     }
-    out.push_str("];\n");
-    out
 }

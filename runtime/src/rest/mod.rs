@@ -23,7 +23,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
-use dotlanth_api::meta::MethodKind;
+use dotlanth_meta::{Api, MethodKind};
 use http_body_util::{BodyExt, Full, Limited};
 use prost::Message;
 use prost_reflect::{DescriptorPool, MessageDescriptor};
@@ -60,12 +60,14 @@ pub fn remote(target: &str) -> anyhow::Result<Backend> {
 }
 
 /// Settings of the REST surface.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct RestOptions {
     /// Largest accepted request body, in bytes (413 beyond).
     pub max_body_bytes: usize,
     /// Parsing strictness.
     pub strictness: Strictness,
+    /// Headers passed to the call and back under their own names.
+    pub forward_headers: Vec<HeaderName>,
 }
 
 /// Routes, descriptors and the backend; shared by every request.
@@ -82,11 +84,15 @@ const FORWARDED: &[&str] = &["authorization", "traceparent", "tracestate", "grpc
 const METADATA_PREFIX: &str = "grpc-metadata-";
 
 impl RestGateway {
-    /// A gateway over the generated method table and descriptors.
-    pub fn new(backend: Backend, options: RestOptions) -> anyhow::Result<Arc<Self>> {
-        let pool = DescriptorPool::decode(dotlanth_api::FILE_DESCRIPTOR_SET)?;
+    /// A gateway over a generated API's method table and descriptors.
+    pub fn new(
+        api: &'static Api,
+        backend: Backend,
+        options: RestOptions,
+    ) -> anyhow::Result<Arc<Self>> {
+        let pool = DescriptorPool::decode(api.file_descriptor_set)?;
         Ok(Arc::new(RestGateway {
-            router: Router::new(dotlanth_api::methods::METHODS),
+            router: Router::new(api.methods),
             pool,
             backend,
             options,
@@ -173,7 +179,12 @@ impl RestGateway {
         )
         .map_err(|e| error(Code::InvalidArgument, &e.0))?;
 
-        let grpc_request = grpc_request(method.grpc_path, &parts.headers, message.encode_to_vec())?;
+        let grpc_request = grpc_request(
+            method.grpc_path,
+            &parts.headers,
+            &self.options.forward_headers,
+            message.encode_to_vec(),
+        )?;
         // `grpc-timeout` bounds the whole call here too (tonic enforces it only in
         // its own transport, not on in-process routes).
         let deadline = parts
@@ -199,6 +210,7 @@ impl RestGateway {
                 binding.response_body,
                 wants_sse(&parts.headers),
                 self.options.max_body_bytes,
+                &self.options.forward_headers,
             );
         }
         unary_reply(
@@ -206,6 +218,7 @@ impl RestGateway {
             &output,
             binding.response_body,
             self.options.max_body_bytes,
+            &self.options.forward_headers,
         )
         .await
     }
@@ -316,6 +329,7 @@ fn wants_sse(headers: &HeaderMap) -> bool {
 fn grpc_request(
     path: &str,
     headers: &HeaderMap,
+    forward: &[HeaderName],
     message: Vec<u8>,
 ) -> Result<http::Request<tonic::body::Body>, Response> {
     let len = u32::try_from(message.len())
@@ -335,6 +349,11 @@ fn grpc_request(
     for name in FORWARDED {
         if let Some(v) = headers.get(*name) {
             target.insert(HeaderName::from_static(name), v.clone());
+        }
+    }
+    for name in forward {
+        for v in headers.get_all(name) {
+            target.append(name.clone(), v.clone());
         }
     }
     for (name, value) in headers {
@@ -378,13 +397,17 @@ fn call_status(headers: &HeaderMap, trailers: Option<&HeaderMap>) -> tonic::Stat
         .unwrap_or_else(|| tonic::Status::unknown("the call ended without a status"))
 }
 
-/// Response metadata as `Grpc-Metadata-<k>` headers.
-fn metadata_headers(from: &HeaderMap, to: &mut HeaderMap) {
+/// Response metadata as `Grpc-Metadata-<k>` headers (and the forwarded ones
+/// under their own names too).
+fn metadata_headers(from: &HeaderMap, to: &mut HeaderMap, forward: &[HeaderName]) {
     for (name, value) in from {
         let n = name.as_str();
         if n.starts_with("grpc-") || matches!(n, "content-type" | "date" | "te" | "content-length")
         {
             continue;
+        }
+        if forward.contains(name) {
+            to.append(name.clone(), value.clone());
         }
         if let Ok(h) = HeaderName::from_bytes(format!("{METADATA_PREFIX}{n}").as_bytes()) {
             to.append(h, value.clone());
@@ -397,6 +420,7 @@ async fn unary_reply(
     output: &MessageDescriptor,
     response_body: &str,
     max_bytes: usize,
+    forward: &[HeaderName],
 ) -> Result<Response, Response> {
     let (parts, body) = reply.into_parts();
     let collected = Limited::new(body, max_bytes.saturating_add(5))
@@ -408,7 +432,7 @@ async fn unary_reply(
     let status = call_status(&parts.headers, trailers.as_ref());
     if status.code() != Code::Ok {
         let mut r = error(status.code(), status.message());
-        metadata_headers(&parts.headers, r.headers_mut());
+        metadata_headers(&parts.headers, r.headers_mut(), forward);
         return Err(r);
     }
     let messages = frames(&bytes).map_err(|e| error(Code::Internal, &e))?;
@@ -421,7 +445,7 @@ async fn unary_reply(
     let value =
         message_json(output, message, response_body).map_err(|e| error(Code::Internal, &e))?;
     let mut r = json_response(StatusCode::OK, &value);
-    metadata_headers(&parts.headers, r.headers_mut());
+    metadata_headers(&parts.headers, r.headers_mut(), forward);
     Ok(r)
 }
 
@@ -505,6 +529,7 @@ mod stream {
         response_body: &'static str,
         sse: bool,
         max: usize,
+        forward: &[HeaderName],
     ) -> Result<Response, Response> {
         let (parts, body) = reply.into_parts();
         let headers = parts.headers;
@@ -513,9 +538,11 @@ mod stream {
         // EventSource opens even when the first event is far away).
         if let Some(status) = tonic::Status::from_header_map(&headers) {
             if status.code() != Code::Ok {
-                return Err(error(status.code(), status.message()));
+                let mut r = error(status.code(), status.message());
+                metadata_headers(&headers, r.headers_mut(), forward);
+                return Err(r);
             }
-            return Ok(stream_response(&headers, sse, Body::empty()));
+            return Ok(stream_response(&headers, sse, Body::empty(), forward));
         }
         let frames = Frames {
             body,
@@ -565,10 +592,20 @@ mod stream {
                     }
                 }
             });
-        Ok(stream_response(&headers, sse, Body::from_stream(stream)))
+        Ok(stream_response(
+            &headers,
+            sse,
+            Body::from_stream(stream),
+            forward,
+        ))
     }
 
-    fn stream_response(headers: &HeaderMap, sse: bool, body: Body) -> Response {
+    fn stream_response(
+        headers: &HeaderMap,
+        sse: bool,
+        body: Body,
+        forward: &[HeaderName],
+    ) -> Response {
         let mut r = Response::new(body);
         let ct = if sse {
             "text/event-stream"
@@ -579,7 +616,7 @@ mod stream {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        metadata_headers(headers, r.headers_mut());
+        metadata_headers(headers, r.headers_mut(), forward);
         r
     }
 }

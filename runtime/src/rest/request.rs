@@ -2,7 +2,7 @@
 //! gathered into one proto3-JSON object and parsed once, so every value goes
 //! through the same proto3 JSON rules as a body would.
 
-use dotlanth_api::meta::{HttpBinding, SCALAR_JSON_WKTS};
+use dotlanth_meta::{HttpBinding, SCALAR_JSON_WKTS};
 use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value};
 

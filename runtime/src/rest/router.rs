@@ -18,7 +18,7 @@
 //!   keep `%2F`/`%2f` encoded. A malformed escape anywhere in the path, or a
 //!   value that is not UTF-8 once decoded, is a [`RouteError::BadPath`].
 
-use dotlanth_api::meta::{HttpBinding, MethodInfo, PathSegment};
+use dotlanth_meta::{HttpBinding, MethodInfo, PathSegment};
 use http::Method;
 use std::cmp::Ordering;
 use std::fmt;
@@ -413,8 +413,8 @@ pub(crate) fn decode(raw: &str, keep_slash: bool) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dotlanth_api::meta::PathSegment::{DoubleWildcard as DW, Literal as L, Wildcard as W};
-    use dotlanth_api::meta::{GraphqlPlacement, Idempotency, MethodKind, PathVariable};
+    use dotlanth_meta::PathSegment::{DoubleWildcard as DW, Literal as L, Wildcard as W};
+    use dotlanth_meta::{GraphqlPlacement, Idempotency, MethodKind, PathVariable};
 
     /// A single-segment (`multi_segment: false`) or multi-segment variable.
     macro_rules! var {
@@ -1032,7 +1032,7 @@ mod tests {
         const ALPHABET: &[u8] = b"/%:*.+?abcdxF2";
         let routers = [
             router(),
-            Router::new(dotlanth_api::methods::METHODS),
+            Router::new(dotlanth_api::API.methods),
             Router::new(SPECIFIC_FIRST),
         ];
         let prefixes = ["", "/", "/v1/", "/api/v1/vm/dots/", "/c/"];
@@ -1087,7 +1087,7 @@ mod tests {
 
     #[test]
     fn real_method_table() {
-        let r = Router::new(dotlanth_api::methods::METHODS);
+        let r = Router::new(dotlanth_api::API.methods);
         let route = |m: Method, p: &str| r.route(&m, p);
 
         assert_eq!(

@@ -1,4 +1,12 @@
-//! Types of the per-method metadata table in [`crate::methods`].
+//! The shape of a generated API crate as the runtime sees it.
+//!
+//! Every crate written by `dotlanth-codegen` exports one [`Api`] value (`API`):
+//! its per-method metadata table ([`MethodInfo`]: streaming kind, auth, HTTP
+//! bindings with parsed path templates, GraphQL placement), its service names,
+//! the encoded descriptor set and the generated documents. The runtime serves any
+//! such value — our VM API or, in the echo harness, anyone's protos — through the
+//! same code. The types live here, not in each generated crate, so one runtime can
+//! read the tables of many crates. This crate has no dependencies.
 
 /// How many messages flow each way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -131,4 +139,47 @@ pub fn find(table: &'static [MethodInfo], grpc_path: &str) -> Option<&'static Me
         .binary_search_by(|m| m.grpc_path.cmp(grpc_path))
         .ok()
         .map(|i| &table[i])
+}
+
+/// Well-known types whose proto3 JSON form is a string or a scalar: path and
+/// query parameters can set them.
+pub const SCALAR_JSON_WKTS: &[&str] = &[
+    "google.protobuf.Timestamp",
+    "google.protobuf.Duration",
+    "google.protobuf.FieldMask",
+    "google.protobuf.DoubleValue",
+    "google.protobuf.FloatValue",
+    "google.protobuf.Int64Value",
+    "google.protobuf.UInt64Value",
+    "google.protobuf.Int32Value",
+    "google.protobuf.UInt32Value",
+    "google.protobuf.BoolValue",
+    "google.protobuf.StringValue",
+    "google.protobuf.BytesValue",
+];
+
+/// Everything a generated API crate exports for serving, as one value.
+#[derive(Clone, Copy, Debug)]
+pub struct Api {
+    /// The generated crate's package name.
+    pub crate_name: &'static str,
+    /// Every method of every generated service, sorted by gRPC path.
+    pub methods: &'static [MethodInfo],
+    /// Full names of the generated services, sorted.
+    pub services: &'static [&'static str],
+    /// Encoded `FileDescriptorSet`: the generated files and all their imports.
+    pub file_descriptor_set: &'static [u8],
+    /// The REST surface as an OpenAPI document, JSON.
+    pub openapi_json: &'static str,
+    /// The same document as YAML.
+    pub openapi_yaml: &'static str,
+    /// The HTML reference, one self-contained page.
+    pub docs_html: &'static str,
+}
+
+impl Api {
+    /// The method with this gRPC path (`/package.Service/Method`).
+    pub fn method(&self, grpc_path: &str) -> Option<&'static MethodInfo> {
+        find(self.methods, grpc_path)
+    }
 }
