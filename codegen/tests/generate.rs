@@ -70,7 +70,6 @@ fn assert_layout(files: &[GeneratedFile], packages: &[&str]) {
         "src/codec.rs",
         "src/descriptor_set.rs",
         "src/lib.rs",
-        "src/meta.rs",
         "src/methods.rs",
         "src/wkt.rs",
     ]
@@ -88,6 +87,15 @@ fn assert_layout(files: &[GeneratedFile], packages: &[&str]) {
         .filter_map(|p| p.strip_prefix("src/")?.strip_suffix(".serde.rs"))
         .collect();
     assert_eq!(serde, packages, "packages with code");
+    // The table's types come from `dotlanth-meta`; the crate exports one `API` value.
+    assert!(!paths.contains(&"src/meta.rs"));
+    let lib = files.iter().find(|f| f.path == "src/lib.rs").unwrap();
+    let lib = String::from_utf8_lossy(&lib.contents);
+    assert!(lib.contains("pub use dotlanth_meta as meta;"), "{lib}");
+    assert!(
+        lib.contains("pub static API: meta::Api = meta::Api {"),
+        "{lib}"
+    );
     let mut sorted = paths.clone();
     sorted.sort();
     sorted.dedup();

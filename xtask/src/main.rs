@@ -7,9 +7,11 @@
 //!   outdated, then run every test.
 //! - `bench grpc|rest`: latency and throughput of the gRPC stack and of REST.
 //! - `echo --protos DIR`: every surface of a proto tree over the echo backend.
+//! - `docs [--open] [--protos DIR]`: serve (and open) the reference and Swagger UI.
 
 mod bench;
 pub mod codegen;
+mod docs;
 mod echo;
 mod tools;
 
@@ -44,6 +46,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Serve every surface of a proto tree over the echo backend.
     Echo(echo::EchoArgs),
+    /// Serve the generated docs and Swagger UI (and open them with --open).
+    Docs(docs::DocsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -65,6 +69,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Test { args } => tools::test(&args),
         Command::Bench(args) => bench::run(args),
         Command::Echo(args) => echo::run(args),
+        Command::Docs(args) => docs::run(args),
     }
 }
 
