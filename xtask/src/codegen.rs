@@ -125,13 +125,19 @@ pub fn generate_with_includes(
         }
         all
     };
-    let mut paths = vec![protos.to_path_buf()];
-    paths.extend(includes.iter().cloned());
-    let mut compiler = protox::Compiler::new(paths)?;
+    // The well-known types always come from protox (the ones the generated code
+    // maps to), even when the tree ships its own, possibly newer, copies.
+    let mut resolver = protox::file::ChainFileResolver::new();
+    resolver.add(protox::file::GoogleFileResolver::new());
+    for dir in std::iter::once(protos).chain(includes.iter().map(PathBuf::as_path)) {
+        resolver.add(protox::file::IncludeFileResolver::new(dir.to_path_buf()));
+    }
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true).include_source_info(true);
-    compiler
-        .open_files(&files)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    compiler.open_files(&files).map_err(|e| match e.file() {
+        Some(file) => anyhow::anyhow!("{file}: {e}"),
+        None => anyhow::anyhow!("{e}"),
+    })?;
     let set = compiler.encode_file_descriptor_set();
     let options = dotlanth_codegen::Options::new(crate_name).map_err(|e| anyhow::anyhow!("{e}"))?;
     dotlanth_codegen::generate(&set, &files, &options).map_err(|e| anyhow::anyhow!("{e}"))

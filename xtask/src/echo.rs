@@ -72,19 +72,26 @@ pub fn run(args: EchoArgs) -> Result<()> {
 pub fn build(root: &Path, protos: &Path, only: &[String]) -> Result<PathBuf> {
     let name = scratch_name(protos);
     let scratch = root.join("target/echo").join(&name);
+    // Package and binary names are unique per tree: cargo keys a workspace
+    // member's artifacts by name and version, not by path, and every scratch
+    // workspace shares the target directory.
+    let api_crate = format!("echo-api-{name}");
+    let server = format!("echo-server-{name}");
     let files =
-        crate::codegen::generate_with_includes(protos, &[root.join("proto")], "echo-api", only)?;
+        crate::codegen::generate_with_includes(protos, &[root.join("proto")], &api_crate, only)?;
     crate::codegen::write(&scratch.join("api"), &files)?;
     write_if_changed(&scratch.join("Cargo.toml"), &workspace_manifest(root)?)?;
     write_if_changed(
         &scratch.join("server/Cargo.toml"),
-        "[package]\nname = \"echo-server\"\nversion.workspace = true\nedition.workspace = true\n\
-         publish = false\n\n[dependencies]\ndotlanth-runtime.workspace = true\n\
-         echo-api = { path = \"../api\" }\n",
+        &format!(
+            "[package]\nname = \"{server}\"\nversion.workspace = true\nedition.workspace = true\n\
+             publish = false\n\n[dependencies]\ndotlanth-runtime.workspace = true\n\
+             echo-api = {{ path = \"../api\", package = \"{api_crate}\" }}\n"
+        ),
     )?;
     write_if_changed(
         &scratch.join("server/src/main.rs"),
-        "//! The echo server over the generated `echo-api` crate.\n\
+        "//! The echo server over the generated API crate.\n\
          fn main() -> std::process::ExitCode {\n    dotlanth_runtime::echo::main(&echo_api::API)\n}\n",
     )?;
     // The project's lock file: the same versions, so the shared target directory
@@ -95,13 +102,7 @@ pub fn build(root: &Path, protos: &Path, only: &[String]) -> Result<PathBuf> {
     }
     println!("building the echo server in {}...", scratch.display());
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--quiet",
-            "--bin",
-            "echo-server",
-            "--manifest-path",
-        ])
+        .args(["build", "--quiet", "--bin", &server, "--manifest-path"])
         .arg(scratch.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", root.join("target"))
         .status()
@@ -109,24 +110,26 @@ pub fn build(root: &Path, protos: &Path, only: &[String]) -> Result<PathBuf> {
     if !status.success() {
         bail!("building the echo server failed");
     }
-    Ok(root.join("target/debug/echo-server"))
+    Ok(root.join("target/debug").join(server))
 }
 
-/// A folder name for the tree: its last component and a hash of its path.
+/// A name for the tree, usable in package names: its folder's name (lowercase
+/// ASCII letters and digits) and a hash of its path.
 fn scratch_name(protos: &Path) -> String {
     let base: String = protos
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .filter(char::is_ascii_alphanumeric)
+        .take(24)
         .collect();
     // FNV-1a: stable across runs and platforms.
     let mut h: u64 = 0xcbf29ce484222325;
     for b in protos.to_string_lossy().bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
     }
-    format!("{base}-{:08x}", h as u32)
+    format!("{base}{:08x}", h as u32)
 }
 
 /// The scratch workspace: this workspace's package settings, dependency versions
