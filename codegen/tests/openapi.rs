@@ -5,7 +5,7 @@ mod common;
 
 use common::{Compiled, compile_sources, compile_tree, generate, repo_protos, test_protos};
 use dotlanth_codegen::emit::is_generated;
-use dotlanth_codegen::emit::openapi::{JSON_PATH, YAML_PATH};
+use dotlanth_codegen::emit::openapi::{JSON_PATH, YAML_PATH, int64_pattern, uint64_pattern};
 use dotlanth_codegen::{Diagnostic, Error, GeneratedFile};
 use serde_json::{Value, json};
 use std::fs;
@@ -211,7 +211,7 @@ fn api_execute_dot() {
         json!({
             "type": "string",
             "format": "uint64",
-            "pattern": "^[0-9]+$",
+            "pattern": uint64_pattern(),
             "nullable": true,
             "description": "Fuel cap for this call (instructions). Unset means the server's \
                             default;\nvalues above the server's maximum are lowered to it.",
@@ -259,7 +259,7 @@ fn api_schemas_speak_proto3_json() {
     // uint64 as a string.
     assert_eq!(dot["moduleSize"]["type"], "string");
     assert_eq!(dot["moduleSize"]["format"], "uint64");
-    assert_eq!(dot["moduleSize"]["pattern"], "^[0-9]+$");
+    assert_eq!(dot["moduleSize"]["pattern"], uint64_pattern());
     assert_eq!(dot["moduleSize"]["readOnly"], true);
     // Timestamp as an RFC 3339 string.
     assert_eq!(dot["deployedAt"]["type"], "string");
@@ -717,7 +717,7 @@ fn library_book_schema() {
     // Wrappers: nullable scalars, 64-bit as strings.
     assert_eq!(p["pageCount"]["type"], "string");
     assert_eq!(p["pageCount"]["format"], "int64");
-    assert_eq!(p["pageCount"]["pattern"], "^-?[0-9]+$");
+    assert_eq!(p["pageCount"]["pattern"], int64_pattern());
     assert_eq!(p["pageCount"]["nullable"], true);
     assert_eq!(p["subtitle"]["nullable"], true);
     assert_eq!(p["available"]["type"], "boolean");
@@ -1089,6 +1089,94 @@ fn output_and_input_only_together_is_an_error() {
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(diags[0].element, "message test.v1.Resp, field name");
     assert!(diags[0].message.contains("both OUTPUT_ONLY and INPUT_ONLY"));
+}
+
+// ----------------------------------------------------------------------------
+// What the server accepts (regressions found by schemathesis).
+
+/// 64-bit integers are strings of the type's range: a longer run of digits is no
+/// int64 and the server refuses it (`GET /api/v1/monitoring/blocks/{height}` with
+/// 21 digits answered 400 where the document promised `^[0-9]+$`).
+#[test]
+fn sixty_four_bit_strings_stop_at_the_range() {
+    let u = regex::Regex::new(&uint64_pattern()).unwrap();
+    let i = regex::Regex::new(&int64_pattern()).unwrap();
+    for ok in [
+        "0",
+        "7",
+        "10",
+        "007",
+        "18446744073709551615",
+        "018446744073709551615",
+        "18446744073709551609",
+        "18446744073709551599",
+        "17999999999999999999",
+        "9999999999999999999",
+        "10000000000000000000",
+    ] {
+        assert!(u.is_match(ok), "uint64 {ok}");
+        assert_eq!(ok.parse::<u64>().is_ok(), u.is_match(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "-1",
+        "+1",
+        "1.0",
+        "1e3",
+        " 1",
+        "18446744073709551616",
+        "18446744073709551620",
+        "18446744073709551700",
+        "19000000000000000000",
+        "20000000000000000000",
+        "99999999999999999999",
+        "100000000000000000000",
+        "004104800714752060154683330498412410246963473365",
+    ] {
+        assert!(!u.is_match(bad), "uint64 {bad}");
+    }
+    for ok in [
+        "0",
+        "-0",
+        "42",
+        "-42",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "0009223372036854775807",
+        "9223372036854775799",
+        "8999999999999999999",
+        "999999999999999999",
+    ] {
+        assert!(i.is_match(ok), "int64 {ok}");
+    }
+    for bad in [
+        "",
+        "-",
+        "--1",
+        "+1",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "9223372036854775810",
+        "9300000000000000000",
+        "10000000000000000000",
+    ] {
+        assert!(!i.is_match(bad), "int64 {bad}");
+    }
+    // Exhaustive near the boundaries: the pattern agrees with Rust's parser.
+    for n in (u64::MAX - 2000..=u64::MAX).chain(0..2000) {
+        assert!(u.is_match(&n.to_string()), "{n}");
+    }
+    for n in 1..2000u128 {
+        let above = u128::from(u64::MAX) + n;
+        assert!(!u.is_match(&above.to_string()), "{above}");
+    }
+    for n in (i64::MAX - 1000..=i64::MAX).chain(i64::MIN..=i64::MIN + 1000) {
+        assert!(i.is_match(&n.to_string()), "{n}");
+    }
+    for n in 1..1000i128 {
+        assert!(!i.is_match(&(i128::from(i64::MAX) + n).to_string()));
+        assert!(!i.is_match(&(i128::from(i64::MIN) - n).to_string()));
+    }
 }
 
 // ----------------------------------------------------------------------------

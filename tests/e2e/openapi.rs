@@ -1,7 +1,8 @@
 //! The OpenAPI documents: served as generated, valid per `openapi-spec-validator`
 //! (a validator we did not write), for our API and for the second proto tree.
 
-use crate::harness::{Server, ServerOpts, workspace};
+use crate::harness::{DEV_TOKEN, Server, ServerOpts, workspace};
+use serde_json::{Value, json};
 use std::path::PathBuf;
 
 /// The validator from the test virtualenv (`cargo xtask test` installs it).
@@ -111,4 +112,78 @@ async fn the_reference_docs_are_served() {
     let expected = std::fs::read_to_string(workspace().join("generated/docs/index.html")).unwrap();
     assert_eq!(page, expected);
     assert!(page.contains("/dotlanth.vm.v1.VmService/ExecuteDot"));
+}
+
+// ----------------------------------------------------------------------------
+// The document describes what the server accepts (each found by schemathesis,
+// tests/e2e/schemathesis.rs, where the document said otherwise).
+
+/// The document the server serves.
+async fn served_document(server: &Server) -> Value {
+    reqwest::get(format!("{}/openapi.json", server.http_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `(status, JSON body)` of one call with the development token.
+async fn call(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}{path}", server.http_url()))
+        .bearer_auth(DEV_TOKEN);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+fn invalid_argument(message: &str) -> Value {
+    json!({ "code": 3, "message": message, "details": [] })
+}
+
+/// GET /api/v1/monitoring/blocks/<21 digits> answered 400 while the document's
+/// uint64 pattern (`^[0-9]+$`) allowed any number of digits: the pattern now
+/// stops at 18446744073709551615, where the server does.
+#[tokio::test]
+async fn block_heights_stop_at_the_uint64_range() {
+    let server = Server::start(ServerOpts::default()).await;
+    let doc = served_document(&server).await;
+    let height = &doc["paths"]["/api/v1/monitoring/blocks/{height}"]["get"]["parameters"][0];
+    assert_eq!(height["name"], "height");
+    assert_eq!(height["schema"]["format"], "uint64");
+    let pattern = regex::Regex::new(height["schema"]["pattern"].as_str().unwrap()).unwrap();
+
+    assert!(pattern.is_match("18446744073709551615"));
+    let (status, body) = call(
+        &server,
+        "GET",
+        "/api/v1/monitoring/blocks/18446744073709551615",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+
+    for too_big in [
+        "18446744073709551616",
+        "004104800714752060154683330498412410246963473365",
+    ] {
+        assert!(!pattern.is_match(too_big), "{too_big}");
+        assert_eq!(
+            call(
+                &server,
+                "GET",
+                &format!("/api/v1/monitoring/blocks/{too_big}"),
+                None
+            )
+            .await,
+            (
+                400,
+                invalid_argument("invalid request: number too large to fit in target type")
+            )
+        );
+    }
 }

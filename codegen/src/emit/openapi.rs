@@ -40,7 +40,7 @@
 //!   public methods have `security: []`.
 //! - **Schemas** are named by full proto name and only those reachable from an
 //!   operation are written. Property names are JSON names. int64/uint64 are
-//!   strings (`format` and `pattern`); uint32 is `integer`/`int64` with
+//!   strings (`format`, and a `pattern` of exactly the type's range); uint32 is `integer`/`int64` with
 //!   `minimum: 0` and `maximum: 4294967295` (OpenAPI has no uint32 format);
 //!   float/double are numbers whose description notes the `"NaN"`/`"Infinity"`
 //!   strings; enums are string enums of the value names; well-known types are
@@ -1144,11 +1144,61 @@ impl<'a> Builder<'a> {
 }
 
 fn int64() -> Value {
-    json!({ "type": "string", "format": "int64", "pattern": "^-?[0-9]+$" })
+    json!({ "type": "string", "format": "int64", "pattern": int64_pattern() })
 }
 
 fn uint64() -> Value {
-    json!({ "type": "string", "format": "uint64", "pattern": "^[0-9]+$" })
+    json!({ "type": "string", "format": "uint64", "pattern": uint64_pattern() })
+}
+
+/// The decimal strings of `-9223372036854775808..=9223372036854775807`, leading
+/// zeros allowed (the server reads them); more digits are no int64 and the
+/// server refuses them.
+pub fn int64_pattern() -> String {
+    format!(
+        "^(?:0*(?:{})|-0*(?:{}))$",
+        at_most(&i64::MAX.to_string()),
+        at_most(&i64::MIN.unsigned_abs().to_string())
+    )
+}
+
+/// The decimal strings of `0..=18446744073709551615`, leading zeros allowed.
+pub fn uint64_pattern() -> String {
+    format!("^0*(?:{})$", at_most(&u64::MAX.to_string()))
+}
+
+/// A regular expression (alternatives, unanchored) for the decimal numbers
+/// from 0 to `max` (digits only, no leading zero) written with at most as many
+/// digits as `max`: any shorter number, then for each digit of `max` the
+/// numbers that share the digits before it and have a smaller one there.
+fn at_most(max: &str) -> String {
+    let digits = max.as_bytes();
+    let n = digits.len();
+    let repeat = |count: usize| match count {
+        0 => String::new(),
+        1 => "[0-9]".to_string(),
+        c => format!("[0-9]{{{c}}}"),
+    };
+    let mut alternatives = Vec::new();
+    if n > 1 {
+        alternatives.push(format!("[0-9]{{1,{}}}", n - 1));
+    }
+    for (i, &d) in digits.iter().enumerate() {
+        // The first digit of an n-digit number is not 0 (shorter ones are above).
+        let low = if i == 0 && n > 1 { b'1' } else { b'0' };
+        if d <= low {
+            continue;
+        }
+        let high = d - 1;
+        let class = if high == low {
+            (high as char).to_string()
+        } else {
+            format!("[{}-{}]", low as char, high as char)
+        };
+        alternatives.push(format!("{}{class}{}", &max[..i], repeat(n - i - 1)));
+    }
+    alternatives.push(max.to_string());
+    alternatives.join("|")
 }
 
 fn uint32() -> Value {
