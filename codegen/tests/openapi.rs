@@ -191,7 +191,8 @@ fn api_execute_dot() {
     assert_eq!(params(op), [("name".into(), "path".into())]);
     let name = param(op, "name");
     assert_eq!(name["required"], true);
-    assert_eq!(name["schema"], json!({ "type": "string" }));
+    // REQUIRED: not empty.
+    assert_eq!(name["schema"], json!({ "type": "string", "minLength": 1 }));
     assert_eq!(name["description"], "Name of the dot to run.");
 
     // `body: "*"` with a path variable: a body schema without `name`.
@@ -281,6 +282,7 @@ fn api_schemas_speak_proto3_json() {
         json!({
             "type": "string",
             "format": "byte",
+            "minLength": 1,
             "description": "The WebAssembly module: binary (`\\0asm...`) or WAT text.",
         })
     );
@@ -1177,6 +1179,59 @@ fn sixty_four_bit_strings_stop_at_the_range() {
         assert!(!i.is_match(&(i128::from(i64::MAX) + n).to_string()));
         assert!(!i.is_match(&(i128::from(i64::MIN) - n).to_string()));
     }
+}
+
+/// A REQUIRED string or bytes field cannot be empty (proto3 cannot tell `""`
+/// from unset; the server answers `` `name` is required ``), a REQUIRED repeated
+/// or map field cannot be empty either; proto3 `optional` has presence, so its
+/// empty value is a value.
+#[test]
+fn required_fields_are_not_empty() {
+    let doc = api_doc();
+    let deploy = &schema(&doc, "dotlanth.vm.v1.DeployDotRequest")["properties"];
+    assert_eq!(
+        deploy["name"],
+        json!({
+            "type": "string",
+            "minLength": 1,
+            "description": "Name of the new dot (see `Dot.name` for the allowed form).",
+        })
+    );
+    assert_eq!(deploy["module"]["minLength"], 1);
+    assert!(deploy["description"].get("minLength").is_none());
+
+    let src = library(&rpc(
+        "Frob",
+        r#"option (google.api.http) = { post: "/v1/x" body: "*" };"#,
+    ))
+    .replace(
+        "message Resp {\n  string name = 1;\n}",
+        "message Resp {\n  string name = 1;\n}\n\nmessage Strict {\n  \
+         repeated string tags = 1 [(google.api.field_behavior) = REQUIRED];\n  \
+         map<string, int32> counts = 2 [(google.api.field_behavior) = REQUIRED];\n  \
+         optional string note = 3 [(google.api.field_behavior) = REQUIRED];\n  \
+         int32 n = 4 [(google.api.field_behavior) = REQUIRED];\n}",
+    )
+    .replace("rpc Frob(Req)", "rpc Frob(Strict)");
+    let doc = generated(&[("test/v1/lib.proto", &src)]);
+    let strict = &schema(&doc, "test.v1.Strict")["properties"];
+    assert_eq!(
+        strict["tags"],
+        json!({ "type": "array", "items": { "type": "string" }, "minItems": 1 })
+    );
+    assert_eq!(
+        strict["counts"],
+        json!({
+            "type": "object",
+            "additionalProperties": { "type": "integer", "format": "int32" },
+            "minProperties": 1,
+        })
+    );
+    assert_eq!(
+        strict["note"],
+        json!({ "type": "string", "nullable": true })
+    );
+    assert_eq!(strict["n"], json!({ "type": "integer", "format": "int32" }));
 }
 
 // ----------------------------------------------------------------------------

@@ -187,3 +187,37 @@ async fn block_heights_stop_at_the_uint64_range() {
         );
     }
 }
+
+/// `{"name": "", "module": ""}` answered 400 (`` `name` is required ``) while the
+/// document allowed empty strings: REQUIRED strings and bytes have `minLength: 1`.
+#[tokio::test]
+async fn required_fields_refuse_empty_values() {
+    let server = Server::start(ServerOpts::default()).await;
+    let doc = served_document(&server).await;
+    let deploy = &doc["components"]["schemas"]["dotlanth.vm.v1.DeployDotRequest"];
+    assert_eq!(deploy["required"], json!(["name", "module"]));
+    assert_eq!(deploy["properties"]["name"]["minLength"], 1);
+    assert_eq!(deploy["properties"]["module"]["minLength"], 1);
+    let execute = &doc["components"]["schemas"]["dotlanth.vm.v1.ExecuteDotRequest_Body"];
+    assert_eq!(execute["properties"]["function"]["minLength"], 1);
+
+    let deploy = |body: Value| call(&server, "POST", "/api/v1/vm/dots/deploy", Some(body));
+    assert_eq!(
+        deploy(json!({ "name": "", "module": "" })).await,
+        (400, invalid_argument("`name` is required"))
+    );
+    assert_eq!(
+        deploy(json!({ "name": "a", "module": "" })).await,
+        (400, invalid_argument("`module` is required"))
+    );
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            "/api/v1/vm/dots/a:execute",
+            Some(json!({ "function": "" }))
+        )
+        .await,
+        (400, invalid_argument("`function` is required"))
+    );
+}

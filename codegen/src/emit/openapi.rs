@@ -46,7 +46,10 @@
 //!   strings; enums are string enums of the value names; well-known types are
 //!   inlined in their JSON form. Oneofs keep every member as a property and add
 //!   `x-oneof` plus a sentence on the exclusivity; proto3 `optional` is
-//!   `nullable`; `REQUIRED` is `required`, `OUTPUT_ONLY` `readOnly`,
+//!   `nullable`; `REQUIRED` is `required`, and a REQUIRED string or bytes
+//!   field without presence has `minLength: 1` (a repeated one `minItems`, a
+//!   map `minProperties`), as proto3 cannot tell an empty value from a missing
+//!   one; `OUTPUT_ONLY` is `readOnly`,
 //!   `INPUT_ONLY` `writeOnly`; `deprecated` is kept; comments (AIP-192
 //!   `(-- … --)` parts removed) become descriptions, an operation's first
 //!   paragraph its summary.
@@ -553,14 +556,42 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// The schema of one value of a field (an element, for a repeated one): its
+    /// type and what the server enforces beyond it: for a REQUIRED string or
+    /// bytes field without presence, a non-empty value (proto3 cannot tell `""`
+    /// from unset, so the server refuses it like a missing field).
+    fn value_schema(&mut self, f: &Field) -> Value {
+        let mut schema = self.type_schema(&f.ty);
+        if let Some(map) = schema.as_object_mut()
+            && f.cardinality == Cardinality::Single
+            && f.behaviors.contains(&FieldBehavior::Required)
+            && matches!(f.ty, FieldType::String | FieldType::Bytes)
+        {
+            map.insert("minLength".into(), 1.into());
+        }
+        schema
+    }
+
     /// The schema of a field: cardinality, nullability and annotations.
     fn field_schema(&mut self, f: &Field) -> Value {
+        let required = f.behaviors.contains(&FieldBehavior::Required);
         let base = match &f.cardinality {
             Cardinality::Map(value) => {
-                json!({ "type": "object", "additionalProperties": self.type_schema(value) })
+                let mut map =
+                    json!({ "type": "object", "additionalProperties": self.type_schema(value) });
+                if required {
+                    map["minProperties"] = 1.into();
+                }
+                map
             }
-            Cardinality::Repeated => json!({ "type": "array", "items": self.type_schema(&f.ty) }),
-            Cardinality::Single | Cardinality::Optional => self.type_schema(&f.ty),
+            Cardinality::Repeated => {
+                let mut list = json!({ "type": "array", "items": self.value_schema(f) });
+                if required {
+                    list["minItems"] = 1.into();
+                }
+                list
+            }
+            Cardinality::Single | Cardinality::Optional => self.value_schema(f),
         };
         let base = if is_proto3_optional(f) {
             self.version.nullable(base)
@@ -760,13 +791,11 @@ impl<'a> Builder<'a> {
                 Segment::Variable(v) if !v.is_multi_segment() => {
                     let name = v.field_path_str();
                     path.push_str(&format!("/{{{name}}}"));
-                    let (schema, description, deprecated) = match self
-                        .resolve(input, &v.field_path)
-                        .cloned()
-                    {
-                        Some(f) => (self.type_schema(&f.ty), field_description(&f), f.deprecated),
-                        None => (json!({ "type": "string" }), String::new(), false),
-                    };
+                    let (schema, description, deprecated) =
+                        match self.resolve(input, &v.field_path).cloned() {
+                            Some(f) => (self.value_schema(&f), field_description(&f), f.deprecated),
+                            None => (json!({ "type": "string" }), String::new(), false),
+                        };
                     params.push(Param {
                         name,
                         location: "path",
@@ -894,10 +923,10 @@ impl<'a> Builder<'a> {
             let schema = match (&f.cardinality, &f.ty) {
                 (Cardinality::Map(_), _) => continue,
                 (Cardinality::Repeated, _) if scalar_like => {
-                    json!({ "type": "array", "items": self.type_schema(&f.ty) })
+                    json!({ "type": "array", "items": self.value_schema(f) })
                 }
                 (Cardinality::Repeated, _) => continue,
-                (_, _) if scalar_like => self.type_schema(&f.ty),
+                (_, _) if scalar_like => self.value_schema(f),
                 (_, FieldType::Message(m)) if m.starts_with("google.protobuf.") => continue,
                 (_, FieldType::Message(m)) => {
                     if stack.contains(m) || !api.messages.contains_key(m) {
