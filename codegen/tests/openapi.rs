@@ -191,8 +191,11 @@ fn api_execute_dot() {
     assert_eq!(params(op), [("name".into(), "path".into())]);
     let name = param(op, "name");
     assert_eq!(name["required"], true);
-    // REQUIRED: not empty.
-    assert_eq!(name["schema"], json!({ "type": "string", "minLength": 1 }));
+    // REQUIRED: not empty; and the form the VM accepts (`field_rule`).
+    assert_eq!(
+        name["schema"],
+        json!({ "type": "string", "minLength": 1, "pattern": DOT_NAME })
+    );
     assert_eq!(name["description"], "Name of the dot to run.");
 
     // `body: "*"` with a path variable: a body schema without `name`.
@@ -1096,6 +1099,9 @@ fn output_and_input_only_together_is_an_error() {
 // ----------------------------------------------------------------------------
 // What the server accepts (regressions found by schemathesis).
 
+/// `(dotlanth.api.v1.field_rule).pattern` of the dot names (vm/src/dot.rs).
+const DOT_NAME: &str = "^[a-z][a-z0-9_-]{0,63}$";
+
 /// 64-bit integers are strings of the type's range: a longer run of digits is no
 /// int64 and the server refuses it (`GET /api/v1/monitoring/blocks/{height}` with
 /// 21 digits answered 400 where the document promised `^[0-9]+$`).
@@ -1194,6 +1200,7 @@ fn required_fields_are_not_empty() {
         json!({
             "type": "string",
             "minLength": 1,
+            "pattern": DOT_NAME,
             "description": "Name of the new dot (see `Dot.name` for the allowed form).",
         })
     );
@@ -1232,6 +1239,74 @@ fn required_fields_are_not_empty() {
         json!({ "type": "string", "nullable": true })
     );
     assert_eq!(strict["n"], json!({ "type": "integer", "format": "int32" }));
+}
+
+/// `(dotlanth.api.v1.field_rule).pattern` is the field's JSON Schema `pattern`,
+/// wherever the field appears: a path parameter, a body property, a response
+/// (GET /api/v1/vm/dots/0 answered 400 where the document allowed any string).
+#[test]
+fn field_rule_patterns_are_documented() {
+    let doc = api_doc();
+    let get_dot = op(&doc, "get", "/api/v1/vm/dots/{name}");
+    assert_eq!(
+        param(get_dot, "name")["schema"],
+        json!({ "type": "string", "minLength": 1, "pattern": DOT_NAME })
+    );
+    assert_eq!(
+        schema(&doc, "dotlanth.vm.v1.Dot")["properties"]["name"]["pattern"],
+        DOT_NAME
+    );
+
+    // Repeated strings: each element; query parameters too.
+    let src = library(&rpc(
+        "Frob",
+        r#"option (google.api.http) = { get: "/v1/{name}" };"#,
+    ))
+    .replace(
+        "  repeated string tags = 2;",
+        "  repeated string tags = 2 [(dotlanth.api.v1.field_rule) = {pattern: \"^[a-z]+$\"}];",
+    );
+    let doc = generated(&[("test/v1/lib.proto", &src)]);
+    assert_eq!(
+        param(op(&doc, "get", "/v1/{name}"), "tags")["schema"],
+        json!({ "type": "array", "items": { "type": "string", "pattern": "^[a-z]+$" } })
+    );
+}
+
+#[test]
+fn field_rule_pattern_must_fit_its_field() {
+    let with = |field: &str| {
+        library(&rpc(
+            "Frob",
+            r#"option (google.api.http) = { post: "/v1/x" body: "*" };"#,
+        ))
+        .replace(
+            "message Resp {\n  string name = 1;\n}",
+            &format!("message Resp {{\n  {field}\n}}"),
+        )
+    };
+    let diags = failure(&[(
+        "test/v1/lib.proto",
+        &with("int32 n = 1 [(dotlanth.api.v1.field_rule) = {pattern: \"^[0-9]$\"}];"),
+    )]);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].element, "message test.v1.Resp, field n");
+    assert!(
+        diags[0].message.contains("applies to string fields"),
+        "{}",
+        diags[0]
+    );
+    let diags = failure(&[(
+        "test/v1/lib.proto",
+        &with("string s = 1 [(dotlanth.api.v1.field_rule) = {pattern: \"^[a-z$\"}];"),
+    )]);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].element, "message test.v1.Resp, field s");
+    assert!(
+        diags[0].message.contains("not a valid regular expression"),
+        "{}",
+        diags[0]
+    );
 }
 
 // ----------------------------------------------------------------------------

@@ -145,6 +145,42 @@ fn invalid_argument(message: &str) -> Value {
     json!({ "code": 3, "message": message, "details": [] })
 }
 
+/// GET /api/v1/vm/dots/0 answered 400 while the document allowed any string as a
+/// dot name: the names' `field_rule` pattern is now in the document, and it
+/// accepts exactly the names the server accepts.
+#[tokio::test]
+async fn dot_names_follow_the_documented_pattern() {
+    let server = Server::start(ServerOpts::default()).await;
+    let doc = served_document(&server).await;
+    let get_dot = &doc["paths"]["/api/v1/vm/dots/{name}"]["get"]["parameters"][0];
+    assert_eq!(get_dot["name"], "name");
+    assert_eq!(
+        get_dot["schema"],
+        json!({ "type": "string", "minLength": 1, "pattern": "^[a-z][a-z0-9_-]{0,63}$" })
+    );
+    let pattern = regex::Regex::new(get_dot["schema"]["pattern"].as_str().unwrap()).unwrap();
+
+    assert_eq!(
+        call(&server, "GET", "/api/v1/vm/dots/0", None).await,
+        (
+            400,
+            invalid_argument(
+                "invalid dot name \"0\": expected 1 to 64 characters of [a-z0-9_-] starting with \
+                 a letter"
+            )
+        )
+    );
+    let long = "a".repeat(64);
+    let too_long = "a".repeat(65);
+    for name in [
+        "a", "z9", "a-b_c9", &long, "0", "A", "-a", "_a", "a.b", "a~b", "aB", &too_long,
+    ] {
+        let (status, body) = call(&server, "GET", &format!("/api/v1/vm/dots/{name}"), None).await;
+        let expected = if pattern.is_match(name) { 404 } else { 400 };
+        assert_eq!(status, expected, "{name}: {body}");
+    }
+}
+
 /// GET /api/v1/monitoring/blocks/<21 digits> answered 400 while the document's
 /// uint64 pattern (`^[0-9]+$`) allowed any number of digits: the pattern now
 /// stops at 18446744073709551615, where the server does.

@@ -46,7 +46,8 @@
 //!   strings; enums are string enums of the value names; well-known types are
 //!   inlined in their JSON form. Oneofs keep every member as a property and add
 //!   `x-oneof` plus a sentence on the exclusivity; proto3 `optional` is
-//!   `nullable`; `REQUIRED` is `required`, and a REQUIRED string or bytes
+//!   `nullable`; `(dotlanth.api.v1.field_rule).pattern` is `pattern`;
+//!   `REQUIRED` is `required`, and a REQUIRED string or bytes
 //!   field without presence has `minLength: 1` (a repeated one `minItems`, a
 //!   map `minProperties`), as proto3 cannot tell an empty value from a missing
 //!   one; `OUTPUT_ONLY` is `readOnly`,
@@ -557,17 +558,22 @@ impl<'a> Builder<'a> {
     }
 
     /// The schema of one value of a field (an element, for a repeated one): its
-    /// type and what the server enforces beyond it: for a REQUIRED string or
-    /// bytes field without presence, a non-empty value (proto3 cannot tell `""`
-    /// from unset, so the server refuses it like a missing field).
+    /// type and what the server enforces beyond it. That is the field's
+    /// `pattern`, and, for a REQUIRED string or bytes field without presence, a
+    /// non-empty value: proto3 cannot tell `""` from unset, so the server
+    /// refuses it like a missing field.
     fn value_schema(&mut self, f: &Field) -> Value {
         let mut schema = self.type_schema(&f.ty);
-        if let Some(map) = schema.as_object_mut()
-            && f.cardinality == Cardinality::Single
-            && f.behaviors.contains(&FieldBehavior::Required)
-            && matches!(f.ty, FieldType::String | FieldType::Bytes)
-        {
-            map.insert("minLength".into(), 1.into());
+        if let Some(map) = schema.as_object_mut() {
+            if let Some(pattern) = &f.pattern {
+                map.insert("pattern".into(), pattern.clone().into());
+            }
+            if f.cardinality == Cardinality::Single
+                && f.behaviors.contains(&FieldBehavior::Required)
+                && matches!(f.ty, FieldType::String | FieldType::Bytes)
+            {
+                map.insert("minLength".into(), 1.into());
+            }
         }
         schema
     }
