@@ -705,6 +705,7 @@ fn library_book_schema() {
         json!({
             "type": "object",
             "additionalProperties": { "type": "string" },
+            "nullable": true,
             "description": "Free-form labels.",
         })
     );
@@ -738,7 +739,11 @@ fn library_book_schema() {
     assert_eq!(p["isbn"]["format"], "uint64");
     assert_eq!(
         p["genre"],
-        json!({ "allOf": [reference("example.library.v1.Genre")], "description": "Genre." })
+        json!({
+            "allOf": [reference("example.library.v1.Genre")],
+            "nullable": true,
+            "description": "Genre.",
+        })
     );
     assert_eq!(
         book["x-oneof"],
@@ -905,7 +910,11 @@ fn query_parameters_follow_the_request_mapping_rules() {
     )]);
     let op = op_owned(&doc, "post", "/v1/{name}");
     assert!(params(&op).iter().all(|(n, _)| !n.starts_with("book")));
-    assert_eq!(body_schema(&op), &reference("test.v1.Book"));
+    // A body of `null` leaves the field unset, as `{}` would.
+    assert_eq!(
+        body_schema(&op),
+        &json!({ "allOf": [reference("test.v1.Book")], "nullable": true })
+    );
 }
 
 fn op_owned(doc: &Value, method: &str, path: &str) -> Value {
@@ -1185,6 +1194,56 @@ fn sixty_four_bit_strings_stop_at_the_range() {
         assert!(!i.is_match(&(i128::from(i64::MAX) + n).to_string()));
         assert!(!i.is_match(&(i128::from(i64::MIN) - n).to_string()));
     }
+}
+
+/// proto3 JSON reads `null` as a field's default value, so the server accepts
+/// `{"payload": null}`: the fields of request messages are nullable, except
+/// REQUIRED ones (`null` is a missing value there). Response-only messages stay
+/// as they are written (never `null`).
+#[test]
+fn request_fields_take_null() {
+    let doc = api_doc();
+    let ping = schema(&doc, "dotlanth.runtime.v1.PingRequest");
+    assert_eq!(
+        ping["properties"]["payload"],
+        json!({
+            "type": "string",
+            "nullable": true,
+            "description": "Arbitrary text, returned unchanged.",
+        })
+    );
+    let deploy = &schema(&doc, "dotlanth.vm.v1.DeployDotRequest")["properties"];
+    assert_eq!(deploy["description"]["nullable"], true);
+    assert!(deploy["name"].get("nullable").is_none());
+    assert!(deploy["module"].get("nullable").is_none());
+    let execute = &schema(&doc, "dotlanth.vm.v1.ExecuteDotRequest_Body")["properties"];
+    assert_eq!(execute["input"]["nullable"], true);
+    assert!(execute["function"].get("nullable").is_none());
+    for (name, response) in [
+        ("dotlanth.runtime.v1.PingResponse", "version"),
+        ("dotlanth.vm.v1.Dot", "name"),
+        ("dotlanth.vm.v1.GetDotResponse", "dot"),
+    ] {
+        let field = &schema(&doc, name)["properties"][response];
+        assert!(
+            field.get("nullable").is_none(),
+            "{name}.{response}: {field}"
+        );
+    }
+
+    // Messages reachable from a body, at any depth (the library's `Book` is the
+    // body of UpdateBook, its `Paperback` one level down).
+    let library = library_doc();
+    let paperback = &schema(&library, "example.library.v1.Paperback")["properties"];
+    assert_eq!(paperback["pages"]["nullable"], true);
+    assert_eq!(
+        paperback["binding"],
+        json!({
+            "allOf": [reference("example.library.v1.Paperback.Binding")],
+            "nullable": true,
+            "description": "The binding.",
+        })
+    );
 }
 
 /// A REQUIRED string or bytes field cannot be empty (proto3 cannot tell `""`

@@ -224,6 +224,32 @@ async fn block_heights_stop_at_the_uint64_range() {
     }
 }
 
+/// `{"payload": null}` was accepted (proto3 JSON: `null` is the default value)
+/// while the document said `payload` is a string: request fields are nullable.
+#[tokio::test]
+async fn null_request_fields_mean_unset() {
+    let server = Server::start(ServerOpts::default()).await;
+    let doc = served_document(&server).await;
+    assert_eq!(
+        doc["components"]["schemas"]["dotlanth.runtime.v1.PingRequest"]["properties"]["payload"],
+        json!({
+            "type": "string",
+            "nullable": true,
+            "description": "Arbitrary text, returned unchanged.",
+        })
+    );
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/api/v1/runtime/ping",
+        Some(json!({ "payload": null })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(body.get("payload").is_none(), "{body}");
+}
+
 /// `{"name": "", "module": ""}` answered 400 (`` `name` is required ``) while the
 /// document allowed empty strings: REQUIRED strings and bytes have `minLength: 1`.
 #[tokio::test]
