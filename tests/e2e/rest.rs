@@ -94,7 +94,8 @@ impl Rest {
     }
 }
 
-fn base64(bytes: &[u8]) -> String {
+/// Standard base64 with padding (bytes in proto3 JSON).
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
