@@ -349,6 +349,9 @@ pub struct Field {
     pub cardinality: Cardinality,
     /// Declared behaviours.
     pub behaviors: Vec<FieldBehavior>,
+    /// `(dotlanth.api.v1.field_rule).pattern`: a regular expression every
+    /// accepted value (each element of a repeated field) matches.
+    pub pattern: Option<String>,
     /// The real oneof the field belongs to, if any.
     pub oneof: Option<String>,
     /// `option deprecated = true`.

@@ -55,6 +55,7 @@ pub fn build(pool: &DescriptorPool, files: &[String]) -> Result<Api, Vec<Diagnos
         ext_auth: pool.get_extension_by_name("dotlanth.api.v1.auth"),
         ext_graphql: pool.get_extension_by_name("dotlanth.api.v1.graphql"),
         ext_behavior: pool.get_extension_by_name("google.api.field_behavior"),
+        ext_field_rule: pool.get_extension_by_name("dotlanth.api.v1.field_rule"),
     };
     let mut files: Vec<String> = files.to_vec();
     files.sort();
@@ -159,6 +160,7 @@ struct Builder<'a> {
     ext_auth: Option<ExtensionDescriptor>,
     ext_graphql: Option<ExtensionDescriptor>,
     ext_behavior: Option<ExtensionDescriptor>,
+    ext_field_rule: Option<ExtensionDescriptor>,
 }
 
 fn bool_option(options: &DynamicMessage, name: &str) -> bool {
@@ -629,6 +631,7 @@ impl Builder<'_> {
                 _ => None,
             })
             .collect();
+        let pattern = self.field_pattern(file, f, &ty, &cardinality);
         Field {
             name: f.name().to_string(),
             json_name: f.json_name().to_string(),
@@ -636,6 +639,7 @@ impl Builder<'_> {
             ty,
             cardinality,
             behaviors,
+            pattern,
             oneof: f
                 .containing_oneof()
                 .filter(|o| !o.is_synthetic())
@@ -643,6 +647,46 @@ impl Builder<'_> {
             deprecated: bool_option(&f.options(), "deprecated"),
             comments: self.comments(file, f.path()),
         }
+    }
+
+    /// The `field_rule` pattern of a field: only on string fields (singular or
+    /// repeated), non-empty, and a valid regular expression.
+    fn field_pattern(
+        &mut self,
+        file: &str,
+        f: &FieldDescriptor,
+        ty: &FieldType,
+        cardinality: &Cardinality,
+    ) -> Option<String> {
+        let options = f.options();
+        let rule = extension(&options, &self.ext_field_rule)?;
+        let pattern = rule
+            .as_message()
+            .and_then(|r| r.get_field_by_name("pattern"))
+            .and_then(|v| v.as_str().map(str::to_string))
+            .filter(|p| !p.is_empty())?;
+        let element = format!(
+            "message {}, field {}",
+            f.parent_message().full_name(),
+            f.name()
+        );
+        if *ty != FieldType::String || matches!(cardinality, Cardinality::Map(_)) {
+            self.error(
+                file,
+                element,
+                "field_rule `pattern` applies to string fields (singular or repeated) only".into(),
+            );
+            return None;
+        }
+        if let Err(e) = regex::Regex::new(&pattern) {
+            self.error(
+                file,
+                element,
+                format!("field_rule `pattern` is not a valid regular expression: {e}"),
+            );
+            return None;
+        }
+        Some(pattern)
     }
 
     fn enumeration(&mut self, e: &EnumDescriptor) -> Enum {

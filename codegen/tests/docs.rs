@@ -126,6 +126,11 @@ fn shows_bindings_auth_graphql_and_links() {
     has(&page, "<td>optional</td>");
     has(&page, r#"<span class="badge">REQUIRED</span>"#);
     has(&page, r#"<span class="badge">OUTPUT_ONLY</span>"#);
+    // `field_rule` patterns.
+    has(
+        &page,
+        r#"<span class="badge">REQUIRED</span><div>matches <code>^[a-z][a-z0-9_-]{0,63}$</code></div>"#,
+    );
     // Well-known types used by the API are on the page too.
     has(&page, r#"id="google.protobuf.Timestamp""#);
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::{Compiled, compile_sources, compile_tree, generate, repo_protos, test_protos};
 use dotlanth_codegen::emit::is_generated;
-use dotlanth_codegen::emit::openapi::{JSON_PATH, YAML_PATH};
+use dotlanth_codegen::emit::openapi::{JSON_PATH, YAML_PATH, int64_pattern, uint64_pattern};
 use dotlanth_codegen::{Diagnostic, Error, GeneratedFile};
 use serde_json::{Value, json};
 use std::fs;
@@ -191,7 +191,11 @@ fn api_execute_dot() {
     assert_eq!(params(op), [("name".into(), "path".into())]);
     let name = param(op, "name");
     assert_eq!(name["required"], true);
-    assert_eq!(name["schema"], json!({ "type": "string" }));
+    // REQUIRED: not empty; and the form the VM accepts (`field_rule`).
+    assert_eq!(
+        name["schema"],
+        json!({ "type": "string", "minLength": 1, "pattern": DOT_NAME })
+    );
     assert_eq!(name["description"], "Name of the dot to run.");
 
     // `body: "*"` with a path variable: a body schema without `name`.
@@ -211,7 +215,7 @@ fn api_execute_dot() {
         json!({
             "type": "string",
             "format": "uint64",
-            "pattern": "^[0-9]+$",
+            "pattern": uint64_pattern(),
             "nullable": true,
             "description": "Fuel cap for this call (instructions). Unset means the server's \
                             default;\nvalues above the server's maximum are lowered to it.",
@@ -259,7 +263,7 @@ fn api_schemas_speak_proto3_json() {
     // uint64 as a string.
     assert_eq!(dot["moduleSize"]["type"], "string");
     assert_eq!(dot["moduleSize"]["format"], "uint64");
-    assert_eq!(dot["moduleSize"]["pattern"], "^[0-9]+$");
+    assert_eq!(dot["moduleSize"]["pattern"], uint64_pattern());
     assert_eq!(dot["moduleSize"]["readOnly"], true);
     // Timestamp as an RFC 3339 string.
     assert_eq!(dot["deployedAt"]["type"], "string");
@@ -281,6 +285,7 @@ fn api_schemas_speak_proto3_json() {
         json!({
             "type": "string",
             "format": "byte",
+            "minLength": 1,
             "description": "The WebAssembly module: binary (`\\0asm...`) or WAT text.",
         })
     );
@@ -700,6 +705,7 @@ fn library_book_schema() {
         json!({
             "type": "object",
             "additionalProperties": { "type": "string" },
+            "nullable": true,
             "description": "Free-form labels.",
         })
     );
@@ -717,7 +723,7 @@ fn library_book_schema() {
     // Wrappers: nullable scalars, 64-bit as strings.
     assert_eq!(p["pageCount"]["type"], "string");
     assert_eq!(p["pageCount"]["format"], "int64");
-    assert_eq!(p["pageCount"]["pattern"], "^-?[0-9]+$");
+    assert_eq!(p["pageCount"]["pattern"], int64_pattern());
     assert_eq!(p["pageCount"]["nullable"], true);
     assert_eq!(p["subtitle"]["nullable"], true);
     assert_eq!(p["available"]["type"], "boolean");
@@ -733,7 +739,11 @@ fn library_book_schema() {
     assert_eq!(p["isbn"]["format"], "uint64");
     assert_eq!(
         p["genre"],
-        json!({ "allOf": [reference("example.library.v1.Genre")], "description": "Genre." })
+        json!({
+            "allOf": [reference("example.library.v1.Genre")],
+            "nullable": true,
+            "description": "Genre.",
+        })
     );
     assert_eq!(
         book["x-oneof"],
@@ -900,7 +910,11 @@ fn query_parameters_follow_the_request_mapping_rules() {
     )]);
     let op = op_owned(&doc, "post", "/v1/{name}");
     assert!(params(&op).iter().all(|(n, _)| !n.starts_with("book")));
-    assert_eq!(body_schema(&op), &reference("test.v1.Book"));
+    // A body of `null` leaves the field unset, as `{}` would.
+    assert_eq!(
+        body_schema(&op),
+        &json!({ "allOf": [reference("test.v1.Book")], "nullable": true })
+    );
 }
 
 fn op_owned(doc: &Value, method: &str, path: &str) -> Value {
@@ -1089,6 +1103,269 @@ fn output_and_input_only_together_is_an_error() {
     assert_eq!(diags.len(), 1, "{diags:?}");
     assert_eq!(diags[0].element, "message test.v1.Resp, field name");
     assert!(diags[0].message.contains("both OUTPUT_ONLY and INPUT_ONLY"));
+}
+
+// ----------------------------------------------------------------------------
+// What the server accepts (regressions found by schemathesis).
+
+/// `(dotlanth.api.v1.field_rule).pattern` of the dot names (vm/src/dot.rs).
+const DOT_NAME: &str = "^[a-z][a-z0-9_-]{0,63}$";
+
+/// 64-bit integers are strings of the type's range: a longer run of digits is no
+/// int64 and the server refuses it (`GET /api/v1/monitoring/blocks/{height}` with
+/// 21 digits answered 400 where the document promised `^[0-9]+$`).
+#[test]
+fn sixty_four_bit_strings_stop_at_the_range() {
+    let u = regex::Regex::new(&uint64_pattern()).unwrap();
+    let i = regex::Regex::new(&int64_pattern()).unwrap();
+    for ok in [
+        "0",
+        "7",
+        "10",
+        "007",
+        "18446744073709551615",
+        "018446744073709551615",
+        "18446744073709551609",
+        "18446744073709551599",
+        "17999999999999999999",
+        "9999999999999999999",
+        "10000000000000000000",
+    ] {
+        assert!(u.is_match(ok), "uint64 {ok}");
+        assert_eq!(ok.parse::<u64>().is_ok(), u.is_match(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "-1",
+        "+1",
+        "1.0",
+        "1e3",
+        " 1",
+        "18446744073709551616",
+        "18446744073709551620",
+        "18446744073709551700",
+        "19000000000000000000",
+        "20000000000000000000",
+        "99999999999999999999",
+        "100000000000000000000",
+        "004104800714752060154683330498412410246963473365",
+    ] {
+        assert!(!u.is_match(bad), "uint64 {bad}");
+    }
+    for ok in [
+        "0",
+        "-0",
+        "42",
+        "-42",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "0009223372036854775807",
+        "9223372036854775799",
+        "8999999999999999999",
+        "999999999999999999",
+    ] {
+        assert!(i.is_match(ok), "int64 {ok}");
+    }
+    for bad in [
+        "",
+        "-",
+        "--1",
+        "+1",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "9223372036854775810",
+        "9300000000000000000",
+        "10000000000000000000",
+    ] {
+        assert!(!i.is_match(bad), "int64 {bad}");
+    }
+    // Exhaustive near the boundaries: the pattern agrees with Rust's parser.
+    for n in (u64::MAX - 2000..=u64::MAX).chain(0..2000) {
+        assert!(u.is_match(&n.to_string()), "{n}");
+    }
+    for n in 1..2000u128 {
+        let above = u128::from(u64::MAX) + n;
+        assert!(!u.is_match(&above.to_string()), "{above}");
+    }
+    for n in (i64::MAX - 1000..=i64::MAX).chain(i64::MIN..=i64::MIN + 1000) {
+        assert!(i.is_match(&n.to_string()), "{n}");
+    }
+    for n in 1..1000i128 {
+        assert!(!i.is_match(&(i128::from(i64::MAX) + n).to_string()));
+        assert!(!i.is_match(&(i128::from(i64::MIN) - n).to_string()));
+    }
+}
+
+/// proto3 JSON reads `null` as a field's default value, so the server accepts
+/// `{"payload": null}`: the fields of request messages are nullable, except
+/// REQUIRED ones (`null` is a missing value there). Response-only messages stay
+/// as they are written (never `null`).
+#[test]
+fn request_fields_take_null() {
+    let doc = api_doc();
+    let ping = schema(&doc, "dotlanth.runtime.v1.PingRequest");
+    assert_eq!(
+        ping["properties"]["payload"],
+        json!({
+            "type": "string",
+            "nullable": true,
+            "description": "Arbitrary text, returned unchanged.",
+        })
+    );
+    let deploy = &schema(&doc, "dotlanth.vm.v1.DeployDotRequest")["properties"];
+    assert_eq!(deploy["description"]["nullable"], true);
+    assert!(deploy["name"].get("nullable").is_none());
+    assert!(deploy["module"].get("nullable").is_none());
+    let execute = &schema(&doc, "dotlanth.vm.v1.ExecuteDotRequest_Body")["properties"];
+    assert_eq!(execute["input"]["nullable"], true);
+    assert!(execute["function"].get("nullable").is_none());
+    for (name, response) in [
+        ("dotlanth.runtime.v1.PingResponse", "version"),
+        ("dotlanth.vm.v1.Dot", "name"),
+        ("dotlanth.vm.v1.GetDotResponse", "dot"),
+    ] {
+        let field = &schema(&doc, name)["properties"][response];
+        assert!(
+            field.get("nullable").is_none(),
+            "{name}.{response}: {field}"
+        );
+    }
+
+    // Messages reachable from a body, at any depth (the library's `Book` is the
+    // body of UpdateBook, its `Paperback` one level down).
+    let library = library_doc();
+    let paperback = &schema(&library, "example.library.v1.Paperback")["properties"];
+    assert_eq!(paperback["pages"]["nullable"], true);
+    assert_eq!(
+        paperback["binding"],
+        json!({
+            "allOf": [reference("example.library.v1.Paperback.Binding")],
+            "nullable": true,
+            "description": "The binding.",
+        })
+    );
+}
+
+/// A REQUIRED string or bytes field cannot be empty (proto3 cannot tell `""`
+/// from unset; the server answers `` `name` is required ``), a REQUIRED repeated
+/// or map field cannot be empty either; proto3 `optional` has presence, so its
+/// empty value is a value.
+#[test]
+fn required_fields_are_not_empty() {
+    let doc = api_doc();
+    let deploy = &schema(&doc, "dotlanth.vm.v1.DeployDotRequest")["properties"];
+    assert_eq!(
+        deploy["name"],
+        json!({
+            "type": "string",
+            "minLength": 1,
+            "pattern": DOT_NAME,
+            "description": "Name of the new dot (see `Dot.name` for the allowed form).",
+        })
+    );
+    assert_eq!(deploy["module"]["minLength"], 1);
+    assert!(deploy["description"].get("minLength").is_none());
+
+    let src = library(&rpc(
+        "Frob",
+        r#"option (google.api.http) = { post: "/v1/x" body: "*" };"#,
+    ))
+    .replace(
+        "message Resp {\n  string name = 1;\n}",
+        "message Resp {\n  string name = 1;\n}\n\nmessage Strict {\n  \
+         repeated string tags = 1 [(google.api.field_behavior) = REQUIRED];\n  \
+         map<string, int32> counts = 2 [(google.api.field_behavior) = REQUIRED];\n  \
+         optional string note = 3 [(google.api.field_behavior) = REQUIRED];\n  \
+         int32 n = 4 [(google.api.field_behavior) = REQUIRED];\n}",
+    )
+    .replace("rpc Frob(Req)", "rpc Frob(Strict)");
+    let doc = generated(&[("test/v1/lib.proto", &src)]);
+    let strict = &schema(&doc, "test.v1.Strict")["properties"];
+    assert_eq!(
+        strict["tags"],
+        json!({ "type": "array", "items": { "type": "string" }, "minItems": 1 })
+    );
+    assert_eq!(
+        strict["counts"],
+        json!({
+            "type": "object",
+            "additionalProperties": { "type": "integer", "format": "int32" },
+            "minProperties": 1,
+        })
+    );
+    assert_eq!(
+        strict["note"],
+        json!({ "type": "string", "nullable": true })
+    );
+    assert_eq!(strict["n"], json!({ "type": "integer", "format": "int32" }));
+}
+
+/// `(dotlanth.api.v1.field_rule).pattern` is the field's JSON Schema `pattern`,
+/// wherever the field appears: a path parameter, a body property, a response
+/// (GET /api/v1/vm/dots/0 answered 400 where the document allowed any string).
+#[test]
+fn field_rule_patterns_are_documented() {
+    let doc = api_doc();
+    let get_dot = op(&doc, "get", "/api/v1/vm/dots/{name}");
+    assert_eq!(
+        param(get_dot, "name")["schema"],
+        json!({ "type": "string", "minLength": 1, "pattern": DOT_NAME })
+    );
+    assert_eq!(
+        schema(&doc, "dotlanth.vm.v1.Dot")["properties"]["name"]["pattern"],
+        DOT_NAME
+    );
+
+    // Repeated strings: each element; query parameters too.
+    let src = library(&rpc(
+        "Frob",
+        r#"option (google.api.http) = { get: "/v1/{name}" };"#,
+    ))
+    .replace(
+        "  repeated string tags = 2;",
+        "  repeated string tags = 2 [(dotlanth.api.v1.field_rule) = {pattern: \"^[a-z]+$\"}];",
+    );
+    let doc = generated(&[("test/v1/lib.proto", &src)]);
+    assert_eq!(
+        param(op(&doc, "get", "/v1/{name}"), "tags")["schema"],
+        json!({ "type": "array", "items": { "type": "string", "pattern": "^[a-z]+$" } })
+    );
+}
+
+#[test]
+fn field_rule_pattern_must_fit_its_field() {
+    let with = |field: &str| {
+        library(&rpc(
+            "Frob",
+            r#"option (google.api.http) = { post: "/v1/x" body: "*" };"#,
+        ))
+        .replace(
+            "message Resp {\n  string name = 1;\n}",
+            &format!("message Resp {{\n  {field}\n}}"),
+        )
+    };
+    let diags = failure(&[(
+        "test/v1/lib.proto",
+        &with("int32 n = 1 [(dotlanth.api.v1.field_rule) = {pattern: \"^[0-9]$\"}];"),
+    )]);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].element, "message test.v1.Resp, field n");
+    assert!(
+        diags[0].message.contains("applies to string fields"),
+        "{}",
+        diags[0]
+    );
+    let diags = failure(&[(
+        "test/v1/lib.proto",
+        &with("string s = 1 [(dotlanth.api.v1.field_rule) = {pattern: \"^[a-z$\"}];"),
+    )]);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].element, "message test.v1.Resp, field s");
+    assert!(
+        diags[0].message.contains("not a valid regular expression"),
+        "{}",
+        diags[0]
+    );
 }
 
 // ----------------------------------------------------------------------------

@@ -15,6 +15,18 @@ pub struct AuthRule {
     #[prost(string, repeated, tag = "2")]
     pub scopes: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
+/// Constraints the server enforces on the value of a field, stated in the proto so
+/// that generated documents and clients can tell a client what is accepted.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct FieldRule {
+    /// A regular expression that every accepted value of this string field (each
+    /// element, for a repeated one) matches; documents write it as the JSON Schema
+    /// `pattern`. Write it anchored (`^...$`) and within the common subset of
+    /// ECMA-262 and RE2 syntax: classes, groups, alternation and counted
+    /// repetition.
+    #[prost(string, tag = "1")]
+    pub pattern: ::prost::alloc::string::String,
+}
 /// Where a method appears in the generated GraphQL schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]

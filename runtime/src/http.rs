@@ -38,7 +38,11 @@ pub struct HttpState {
 
 /// The router of the HTTP port.
 pub fn router(state: HttpState) -> Router {
-    // CORS answers preflights before any routing.
+    // CORS answers preflights before any routing. The CORS layer takes every
+    // OPTIONS request for a preflight, so only real preflights (with
+    // `Access-Control-Request-Method`) go through it; any other OPTIONS request is
+    // routed like every other method: the REST surface answers 405 with `Allow`
+    // (or 404), as its document describes, not an empty 200.
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(state.cors_origins.clone()))
         .allow_methods([
@@ -75,10 +79,27 @@ pub fn router(state: HttpState) -> Router {
         .merge(SwaggerUi::new("/docs/api").config(SwaggerConfig::from("/openapi.json")))
         .fallback(rest)
         .with_state(state);
+    let app = Router::new().fallback_service(OnePort { grpc, http });
+    let with_cors = app.clone().layer(cors);
+    let steer = tower::service_fn(move |req: axum::extract::Request| {
+        let service = if req.method() == Method::OPTIONS && !is_preflight(&req) {
+            app.clone()
+        } else {
+            with_cors.clone()
+        };
+        tower::ServiceExt::oneshot(service, req)
+    });
     Router::new()
-        .fallback_service(OnePort { grpc, http })
-        .layer(cors)
+        .fallback_service(steer)
         .layer(axum::middleware::from_fn(preflight_no_content))
+}
+
+/// A CORS preflight: OPTIONS with `Access-Control-Request-Method`.
+fn is_preflight(req: &axum::extract::Request) -> bool {
+    req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// A CORS preflight is answered with 204 No Content.
@@ -86,10 +107,7 @@ async fn preflight_no_content(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let preflight = req.method() == Method::OPTIONS
-        && req
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let preflight = is_preflight(&req);
     let mut response = next.run(req).await;
     if preflight && response.status() == StatusCode::OK {
         *response.status_mut() = StatusCode::NO_CONTENT;

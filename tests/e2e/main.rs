@@ -15,3 +15,4 @@ mod observability;
 mod openapi;
 mod python;
 mod rest;
+mod schemathesis;

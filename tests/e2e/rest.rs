@@ -67,6 +67,7 @@ both_modes!(vm_api_over_rest);
 both_modes!(rest_errors_are_status_json_with_the_mapped_http_status);
 both_modes!(server_streams_as_ndjson_and_sse);
 both_modes!(browsers_get_cors_on_the_rest_surface);
+both_modes!(options_without_a_preflight_is_routed);
 both_modes!(deadlines_content_types_and_strict_queries);
 
 impl Rest {
@@ -94,7 +95,8 @@ impl Rest {
     }
 }
 
-fn base64(bytes: &[u8]) -> String {
+/// Standard base64 with padding (bytes in proto3 JSON).
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
@@ -501,6 +503,44 @@ async fn browsers_get_cors_on_the_rest_surface(mode: Mode) {
         r.headers()["access-control-allow-origin"],
         "http://localhost:3000"
     );
+}
+
+/// Only a CORS preflight (OPTIONS with `Access-Control-Request-Method`) is the
+/// CORS layer's; any other OPTIONS request was answered with an empty 200 (no
+/// `Allow`, not in the document) on every path, even unknown ones. It is routed
+/// now: 405 with `Allow` and a `google.rpc.Status`, or 404.
+async fn options_without_a_preflight_is_routed(mode: Mode) {
+    let Setup { rest, .. } = &setup(mode, ServerOpts::default()).await;
+    let (status, headers, body) = rest
+        .call(Method::OPTIONS, "/api/v1/runtime/ping", Some(DEV_TOKEN), None)
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["allow"], "POST");
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(
+        body,
+        json!({ "code": 12, "message": "method OPTIONS is not allowed here", "details": [] })
+    );
+    let (status, headers, _) = rest
+        .call(Method::OPTIONS, "/api/v1/vm/dots/counter", None, None)
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["allow"], "GET");
+    let (status, _, body) = rest.call(Method::OPTIONS, "/nothing", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        body,
+        json!({ "code": 5, "message": "no route for OPTIONS /nothing", "details": [] })
+    );
+    // A browser's Origin alone does not make a preflight either.
+    let r = rest
+        .http
+        .request(Method::OPTIONS, format!("{}/api/v1/runtime/ping", rest.base))
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
 async fn deadlines_content_types_and_strict_queries(mode: Mode) {

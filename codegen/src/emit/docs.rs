@@ -14,9 +14,9 @@
 //!   response types.
 //! - **Messages** show their comment and a table of fields: proto name, JSON
 //!   name, type, label (`repeated`, `map`, `optional` or `oneof <name>`),
-//!   behaviours (`REQUIRED`, `OUTPUT_ONLY`, …), deprecated, comment; then their
-//!   oneofs. Map entries are not listed: a map field's type reads
-//!   `map<K, V>`. **Enums** show their values with numbers and comments.
+//!   behaviours (`REQUIRED`, `OUTPUT_ONLY`, …) and `field_rule` pattern,
+//!   deprecated, comment; then their oneofs. Map entries are not listed: a map
+//!   field's type reads `map<K, V>`. **Enums** show their values with numbers and comments.
 //! - **Links.** Services, methods, messages and enums are anchored by full proto
 //!   name (`id="dotlanth.vm.v1.Dot"`), packages by `package-<name>`; every
 //!   message or enum type named on the page links to its anchor.
@@ -114,6 +114,8 @@ struct FieldView {
     ty: TypeRef,
     label: String,
     behaviors: Vec<&'static str>,
+    /// The `field_rule` pattern.
+    pattern: Option<String>,
     deprecated: bool,
     doc: Vec<String>,
 }
@@ -339,6 +341,7 @@ fn field_view(f: &Field, comments: bool, listed: &dyn Fn(&str) -> bool) -> Field
         ty,
         label,
         behaviors: f.behaviors.iter().map(|b| behavior_name(*b)).collect(),
+        pattern: f.pattern.clone(),
         deprecated: f.deprecated,
         doc: doc(&f.comments, comments),
     }

@@ -40,14 +40,20 @@
 //!   public methods have `security: []`.
 //! - **Schemas** are named by full proto name and only those reachable from an
 //!   operation are written. Property names are JSON names. int64/uint64 are
-//!   strings (`format` and `pattern`); uint32 is `integer`/`int64` with
-//!   `minimum: 0` and `maximum: 4294967295` (OpenAPI has no uint32 format);
-//!   float/double are numbers whose description notes the `"NaN"`/`"Infinity"`
-//!   strings; enums are string enums of the value names; well-known types are
-//!   inlined in their JSON form. Oneofs keep every member as a property and add
-//!   `x-oneof` plus a sentence on the exclusivity; proto3 `optional` is
-//!   `nullable`; `REQUIRED` is `required`, `OUTPUT_ONLY` `readOnly`,
-//!   `INPUT_ONLY` `writeOnly`; `deprecated` is kept; comments (AIP-192
+//!   strings (`format`, and a `pattern` of exactly the type's range); uint32
+//!   is `integer`/`int64` with `minimum: 0` and `maximum: 4294967295` (OpenAPI
+//!   has no uint32 format); float/double are numbers whose description notes
+//!   the `"NaN"`/`"Infinity"` strings; enums are string enums of the value
+//!   names; well-known types are inlined in their JSON form. Oneofs keep every
+//!   member as a property and add `x-oneof` plus a sentence on the
+//!   exclusivity; proto3 `optional` is `nullable`, and so is every field of a
+//!   message a request body can hold, unless REQUIRED (proto3 JSON reads `null`
+//!   as the default value); `(dotlanth.api.v1.field_rule).pattern` is
+//!   `pattern`; `REQUIRED` is `required`, and a REQUIRED string or bytes field
+//!   without presence has `minLength: 1` (a repeated one `minItems`, a map
+//!   `minProperties`), as proto3 cannot tell an empty value from a missing
+//!   one; `OUTPUT_ONLY` is `readOnly`, `INPUT_ONLY` `writeOnly`; `deprecated`
+//!   is kept; comments (AIP-192
 //!   `(-- … --)` parts removed) become descriptions, an operation's first
 //!   paragraph its summary.
 //!
@@ -157,8 +163,10 @@ pub fn document(api: &Api, options: &Options, version: Version) -> Result<Value,
         referenced: BTreeSet::new(),
         schemas: BTreeMap::new(),
         body_names: BTreeMap::new(),
+        inputs: BTreeSet::new(),
     };
     b.name_bodies();
+    b.find_inputs();
 
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
@@ -296,10 +304,10 @@ pub fn document(api: &Api, options: &Options, version: Version) -> Result<Value,
 const INFO_DESCRIPTION: &str = "The REST/JSON surface of the API, generated from the proto files.\n\n\
 Bodies are proto3 JSON: 64-bit integers are strings, enums are value names, bytes are base64, \
 `Timestamp`s are RFC 3339 strings and `Duration`s are strings like `\"1.5s\"`; fields may also be \
-given by their proto names. Errors are `google.rpc.Status` JSON with the HTTP status mapped from the \
-gRPC code. A server stream is newline-delimited JSON, one `{\"result\": …}` per message and a final \
-`{\"error\": …}` on failure, or, with `Accept: text/event-stream`, server-sent events (`data:` per \
-message, `event: error` on failure).";
+given by their proto names, and a field given as `null` is unset. Errors are `google.rpc.Status` \
+JSON with the HTTP status mapped from the gRPC code. A server stream is newline-delimited JSON, one \
+`{\"result\": …}` per message and a final `{\"error\": …}` on failure, or, with \
+`Accept: text/event-stream`, server-sent events (`data:` per message, `event: error` on failure).";
 
 /// `v1`, `v2beta1`, …: the version component of a package name.
 fn is_version_component(s: &str) -> bool {
@@ -343,6 +351,8 @@ struct Builder<'a> {
     schemas: BTreeMap<String, Value>,
     /// `body: "*"` schemas: (input, left-out top-level fields) → name.
     body_names: BTreeMap<(String, Vec<String>), String>,
+    /// Messages a request body can hold (at any depth): their fields take `null`.
+    inputs: BTreeSet<String>,
 }
 
 /// One path or query parameter, before it becomes a Parameter object.
@@ -498,6 +508,48 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Finds every message a request body can hold: the input of a `body: "*"`
+    /// binding or the message type of a body field, and every message reachable
+    /// from those.
+    fn find_inputs(&mut self) {
+        let api = self.api;
+        let mut todo: Vec<String> = Vec::new();
+        for (_, m) in api.methods() {
+            for b in &m.http {
+                match &b.body {
+                    BodyMapping::None => {}
+                    BodyMapping::All => todo.push(m.input.clone()),
+                    BodyMapping::Field(name) => {
+                        let field = api
+                            .messages
+                            .get(&m.input)
+                            .and_then(|msg| msg.fields.iter().find(|f| &f.name == name));
+                        if let Some(FieldType::Message(sub)) = field.map(|f| &f.ty) {
+                            todo.push(sub.clone());
+                        }
+                    }
+                }
+            }
+        }
+        while let Some(name) = todo.pop() {
+            let Some(msg) = api.messages.get(&name) else {
+                continue;
+            };
+            if !self.inputs.insert(name) {
+                continue;
+            }
+            for f in &msg.fields {
+                let value = match &f.cardinality {
+                    Cardinality::Map(value) => value,
+                    _ => &f.ty,
+                };
+                if let FieldType::Message(sub) = value {
+                    todo.push(sub.clone());
+                }
+            }
+        }
+    }
+
     /// A `$ref` to a component, queueing it to be written.
     fn reference(&mut self, name: &str) -> Value {
         if self.referenced.insert(name.to_string()) {
@@ -553,16 +605,58 @@ impl<'a> Builder<'a> {
         })
     }
 
-    /// The schema of a field: cardinality, nullability and annotations.
-    fn field_schema(&mut self, f: &Field) -> Value {
+    /// The schema of one value of a field (an element, for a repeated one): its
+    /// type and what the server enforces beyond it. That is the field's
+    /// `pattern`, and, for a REQUIRED string or bytes field without presence, a
+    /// non-empty value: proto3 cannot tell `""` from unset, so the server
+    /// refuses it like a missing field.
+    fn value_schema(&mut self, f: &Field) -> Value {
+        let mut schema = self.type_schema(&f.ty);
+        if let Some(map) = schema.as_object_mut() {
+            if let Some(pattern) = &f.pattern {
+                map.insert("pattern".into(), pattern.clone().into());
+            }
+            if f.cardinality == Cardinality::Single
+                && f.behaviors.contains(&FieldBehavior::Required)
+                && matches!(f.ty, FieldType::String | FieldType::Bytes)
+            {
+                map.insert("minLength".into(), 1.into());
+            }
+        }
+        schema
+    }
+
+    /// The schema of a field: cardinality, nullability and annotations. `input`:
+    /// the field belongs to a message clients send, where proto3 JSON reads
+    /// `null` as the field's default value, so every field that is not REQUIRED
+    /// is nullable.
+    fn field_schema(&mut self, f: &Field, input: bool) -> Value {
+        let required = f.behaviors.contains(&FieldBehavior::Required);
         let base = match &f.cardinality {
             Cardinality::Map(value) => {
-                json!({ "type": "object", "additionalProperties": self.type_schema(value) })
+                let mut map =
+                    json!({ "type": "object", "additionalProperties": self.type_schema(value) });
+                if required {
+                    map["minProperties"] = 1.into();
+                }
+                map
             }
-            Cardinality::Repeated => json!({ "type": "array", "items": self.type_schema(&f.ty) }),
-            Cardinality::Single | Cardinality::Optional => self.type_schema(&f.ty),
+            Cardinality::Repeated => {
+                let mut list = json!({ "type": "array", "items": self.value_schema(f) });
+                if required {
+                    list["minItems"] = 1.into();
+                }
+                list
+            }
+            Cardinality::Single | Cardinality::Optional => self.value_schema(f),
         };
-        let base = if is_proto3_optional(f) {
+        // `google.protobuf.Value` and `NullValue` already take `null` as a value.
+        let takes_null = matches!(
+            &f.ty,
+            FieldType::Enum(e) | FieldType::Message(e)
+                if e == "google.protobuf.NullValue" || e == "google.protobuf.Value"
+        ) && !matches!(f.cardinality, Cardinality::Repeated | Cardinality::Map(_));
+        let base = if is_proto3_optional(f) || (input && !required && !takes_null) {
             self.version.nullable(base)
         } else {
             base
@@ -603,7 +697,8 @@ impl<'a> Builder<'a> {
                         .into(),
                 );
             }
-            properties.insert(f.json_name.clone(), self.field_schema(f));
+            let input = self.inputs.contains(&msg.full_name);
+            properties.insert(f.json_name.clone(), self.field_schema(f, input));
             if f.behaviors.contains(&FieldBehavior::Required) {
                 required.push(Value::from(f.json_name.clone()));
             }
@@ -760,13 +855,11 @@ impl<'a> Builder<'a> {
                 Segment::Variable(v) if !v.is_multi_segment() => {
                     let name = v.field_path_str();
                     path.push_str(&format!("/{{{name}}}"));
-                    let (schema, description, deprecated) = match self
-                        .resolve(input, &v.field_path)
-                        .cloned()
-                    {
-                        Some(f) => (self.type_schema(&f.ty), field_description(&f), f.deprecated),
-                        None => (json!({ "type": "string" }), String::new(), false),
-                    };
+                    let (schema, description, deprecated) =
+                        match self.resolve(input, &v.field_path).cloned() {
+                            Some(f) => (self.value_schema(&f), field_description(&f), f.deprecated),
+                            None => (json!({ "type": "string" }), String::new(), false),
+                        };
                     params.push(Param {
                         name,
                         location: "path",
@@ -894,10 +987,10 @@ impl<'a> Builder<'a> {
             let schema = match (&f.cardinality, &f.ty) {
                 (Cardinality::Map(_), _) => continue,
                 (Cardinality::Repeated, _) if scalar_like => {
-                    json!({ "type": "array", "items": self.type_schema(&f.ty) })
+                    json!({ "type": "array", "items": self.value_schema(f) })
                 }
                 (Cardinality::Repeated, _) => continue,
-                (_, _) if scalar_like => self.type_schema(&f.ty),
+                (_, _) if scalar_like => self.value_schema(f),
                 (_, FieldType::Message(m)) if m.starts_with("google.protobuf.") => continue,
                 (_, FieldType::Message(m)) => {
                     if stack.contains(m) || !api.messages.contains_key(m) {
@@ -1031,7 +1124,11 @@ impl<'a> Builder<'a> {
                     let required = f.behaviors.contains(&FieldBehavior::Required);
                     let mut plain = f.clone();
                     plain.comments = Comments::default();
-                    (self.field_schema(&plain), required, field_description(&f))
+                    (
+                        self.field_schema(&plain, true),
+                        required,
+                        field_description(&f),
+                    )
                 }),
         };
         if let Some((schema, required, mut description)) = body {
@@ -1083,7 +1180,7 @@ impl<'a> Builder<'a> {
                 .resolve(&m.output, std::slice::from_ref(field))
                 .cloned()
             {
-                Some(f) => self.field_schema(&f),
+                Some(f) => self.field_schema(&f, false),
                 None => json!({}),
             },
             None => self.type_schema(&FieldType::Message(m.output.clone())),
@@ -1144,11 +1241,61 @@ impl<'a> Builder<'a> {
 }
 
 fn int64() -> Value {
-    json!({ "type": "string", "format": "int64", "pattern": "^-?[0-9]+$" })
+    json!({ "type": "string", "format": "int64", "pattern": int64_pattern() })
 }
 
 fn uint64() -> Value {
-    json!({ "type": "string", "format": "uint64", "pattern": "^[0-9]+$" })
+    json!({ "type": "string", "format": "uint64", "pattern": uint64_pattern() })
+}
+
+/// The decimal strings of `-9223372036854775808..=9223372036854775807`, leading
+/// zeros allowed (the server reads them); more digits are no int64 and the
+/// server refuses them.
+pub fn int64_pattern() -> String {
+    format!(
+        "^(?:0*(?:{})|-0*(?:{}))$",
+        at_most(&i64::MAX.to_string()),
+        at_most(&i64::MIN.unsigned_abs().to_string())
+    )
+}
+
+/// The decimal strings of `0..=18446744073709551615`, leading zeros allowed.
+pub fn uint64_pattern() -> String {
+    format!("^0*(?:{})$", at_most(&u64::MAX.to_string()))
+}
+
+/// A regular expression (alternatives, unanchored) for the decimal numbers
+/// from 0 to `max` (digits only, no leading zero) written with at most as many
+/// digits as `max`: any shorter number, then for each digit of `max` the
+/// numbers that share the digits before it and have a smaller one there.
+fn at_most(max: &str) -> String {
+    let digits = max.as_bytes();
+    let n = digits.len();
+    let repeat = |count: usize| match count {
+        0 => String::new(),
+        1 => "[0-9]".to_string(),
+        c => format!("[0-9]{{{c}}}"),
+    };
+    let mut alternatives = Vec::new();
+    if n > 1 {
+        alternatives.push(format!("[0-9]{{1,{}}}", n - 1));
+    }
+    for (i, &d) in digits.iter().enumerate() {
+        // The first digit of an n-digit number is not 0 (shorter ones are above).
+        let low = if i == 0 && n > 1 { b'1' } else { b'0' };
+        if d <= low {
+            continue;
+        }
+        let high = d - 1;
+        let class = if high == low {
+            (high as char).to_string()
+        } else {
+            format!("[{}-{}]", low as char, high as char)
+        };
+        alternatives.push(format!("{}{class}{}", &max[..i], repeat(n - i - 1)));
+    }
+    alternatives.push(max.to_string());
+    alternatives.join("|")
 }
 
 fn uint32() -> Value {
