@@ -1,10 +1,11 @@
 //! The one dispatch path every surface goes through before a service method runs:
 //! trace context, authentication and authorization, metrics and the call log.
 //!
-//! A surface adapter (today the gRPC layer in [`crate::grpc_layer`]; REST,
-//! GraphQL and WebSocket adapters later) resolves the [`MethodInfo`] of the call,
-//! calls [`Gate::admit`], runs the service on success, and reports the final
-//! status with [`Call::finish`].
+//! A surface adapter (today the gRPC layer in [`crate::grpc_layer`], which the
+//! gRPC-Web translation and the in-process REST gateway also go through; GraphQL
+//! and WebSocket adapters later) resolves the [`MethodInfo`] of the call, calls
+//! [`Gate::admit`], runs the service on success, and reports the final status
+//! with [`Call::finish`].
 
 use crate::auth::{Authenticator, Principal};
 use crate::metrics::{CallLabels, HandledLabels, Metrics, code_name};
@@ -14,6 +15,37 @@ use http::HeaderMap;
 use std::time::Instant;
 use tonic::{Code, Status};
 use tracing::Span;
+
+/// The surface a call came in on: the `surface` label of the call metrics and
+/// the `surface` field of the access log.
+///
+/// Carried as a request extension (never a header, so clients cannot choose it):
+/// the REST gateway marks its in-process calls [`Surface::Rest`], a layer in
+/// front of the gRPC-Web translation marks [`Surface::GrpcWeb`]
+/// ([`crate::grpc_layer::MarkGrpcWebLayer`]); unmarked calls are
+/// [`Surface::Grpc`]. A REST gateway in remote mode reaches its node over a
+/// plain gRPC channel, so the node counts those calls as `grpc`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Surface {
+    /// gRPC over HTTP/2 (also every call a remote-mode REST gateway forwards).
+    #[default]
+    Grpc,
+    /// gRPC-Web, translated in process.
+    GrpcWeb,
+    /// The REST/JSON surface, transcoded in process.
+    Rest,
+}
+
+impl Surface {
+    /// The label value: `grpc`, `grpc_web`, `rest`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Surface::Grpc => "grpc",
+            Surface::GrpcWeb => "grpc_web",
+            Surface::Rest => "rest",
+        }
+    }
+}
 
 /// Shared by all surfaces.
 #[derive(Clone)]
@@ -35,10 +67,21 @@ impl Gate {
         }
     }
 
-    /// Starts a call of `method`. On `Err`, answer with the status; the call has
-    /// already been recorded as finished.
-    pub fn admit(&self, method: &'static MethodInfo, headers: &HeaderMap) -> Result<Call, Status> {
-        let mut call = self.begin(method.service, method.method, method.kind.label(), headers);
+    /// Starts a call of `method` that came in on `surface`. On `Err`, answer with
+    /// the status; the call has already been recorded as finished.
+    pub fn admit(
+        &self,
+        method: &'static MethodInfo,
+        surface: Surface,
+        headers: &HeaderMap,
+    ) -> Result<Call, Status> {
+        let mut call = self.begin(
+            method.service,
+            method.method,
+            method.kind.label(),
+            surface,
+            headers,
+        );
         let decision = match &self.auth {
             Some(auth) => call.span.in_scope(|| auth.authorize(method, headers)),
             None => Ok(None),
@@ -62,12 +105,20 @@ impl Gate {
         service: &str,
         method: &str,
         kind: &'static str,
+        surface: Surface,
         headers: &HeaderMap,
     ) -> Call {
-        self.begin(service, method, kind, headers)
+        self.begin(service, method, kind, surface, headers)
     }
 
-    fn begin(&self, service: &str, method: &str, kind: &'static str, headers: &HeaderMap) -> Call {
+    fn begin(
+        &self,
+        service: &str,
+        method: &str,
+        kind: &'static str,
+        surface: Surface,
+        headers: &HeaderMap,
+    ) -> Call {
         let Some(metrics) = &self.metrics else {
             return Call {
                 observed: None,
@@ -91,6 +142,7 @@ impl Gate {
             grpc_service: service.to_string(),
             grpc_method: method.to_string(),
             grpc_type: kind.to_string(),
+            surface: surface.label().to_string(),
         };
         metrics.started.get_or_create(&labels).inc();
         Call {
@@ -140,6 +192,7 @@ impl Call {
                 grpc_service: o.labels.grpc_service.clone(),
                 grpc_method: o.labels.grpc_method.clone(),
                 grpc_type: o.labels.grpc_type.clone(),
+                surface: o.labels.surface.clone(),
                 grpc_code: code_name(code).to_string(),
             })
             .inc();
@@ -158,6 +211,7 @@ impl Call {
         self.span.in_scope(|| {
             tracing::info!(
                 grpc_code = code_name(code),
+                surface = %o.labels.surface,
                 elapsed_ms = elapsed.as_secs_f64() * 1000.0,
                 caller,
                 "handled"

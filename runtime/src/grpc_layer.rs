@@ -5,8 +5,12 @@
 //! (answering `UNAUTHENTICATED`/`PERMISSION_DENIED` itself), runs the service
 //! inside the call's span, and watches the response for its `grpc-status`
 //! (headers for trailers-only answers, trailers otherwise) to finish the call.
+//!
+//! The surface of a call (the `surface` metric label) is the [`Surface`]
+//! request extension, `grpc` when absent: [`MarkGrpcWebLayer`] sets it in front
+//! of the gRPC-Web translation, the REST gateway on its in-process calls.
 
-use crate::gate::{Call, Gate};
+use crate::gate::{Call, Gate, Surface};
 use bytes::Bytes;
 use dotlanth_meta::Api;
 use http::{HeaderMap, Request, Response};
@@ -106,11 +110,18 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let path = req.uri().path();
+        let surface = req
+            .extensions()
+            .get::<Surface>()
+            .copied()
+            .unwrap_or_default();
         let call = match self.api.method(path) {
-            Some(method) => self.gate.admit(method, req.headers()),
+            Some(method) => self.gate.admit(method, surface, req.headers()),
             None => match INFRASTRUCTURE.iter().find(|(p, ..)| *p == path) {
                 Some((_, service, method, kind)) => {
-                    Ok(self.gate.admit_public(service, method, kind, req.headers()))
+                    Ok(self
+                        .gate
+                        .admit_public(service, method, kind, surface, req.headers()))
                 }
                 // Fail closed: nothing unlisted reaches a service, and unknown
                 // paths leave no trace in the metrics.
@@ -192,5 +203,105 @@ impl<B: HttpBody<Data = Bytes>> HttpBody for ObservedBody<B> {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// Marks gRPC-Web requests ([`Surface::GrpcWeb`]) before the gRPC-Web
+/// translation rewrites their content type: goes right outside
+/// `tonic_web::GrpcWebLayer`, on every port that translates gRPC-Web.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MarkGrpcWebLayer;
+
+impl<S> Layer<S> for MarkGrpcWebLayer {
+    type Service = MarkGrpcWeb<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        MarkGrpcWeb { inner }
+    }
+}
+
+/// See [`MarkGrpcWebLayer`].
+#[derive(Clone, Debug)]
+pub struct MarkGrpcWeb<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for MarkGrpcWeb<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if is_grpc_web(req.headers()) {
+            req.extensions_mut().insert(Surface::GrpcWeb);
+        } else {
+            // Only the REST gateway marks REST calls, and never through a port.
+            req.extensions_mut().remove::<Surface>();
+        }
+        self.inner.call(req)
+    }
+}
+
+/// `content-type: application/grpc-web…` (any of the four gRPC-Web types).
+fn is_grpc_web(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.get(..21)
+                .is_some_and(|p| p.eq_ignore_ascii_case("application/grpc-web"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::convert::Infallible;
+    use tower::ServiceExt;
+
+    async fn surface_seen(content_type: Option<&str>, preset: Option<Surface>) -> Option<Surface> {
+        let inner = tower::service_fn(|req: Request<()>| async move {
+            Ok::<_, Infallible>(req.extensions().get::<Surface>().copied())
+        });
+        let mut req = Request::new(());
+        if let Some(ct) = content_type {
+            req.headers_mut()
+                .insert(http::header::CONTENT_TYPE, ct.parse().unwrap());
+        }
+        if let Some(s) = preset {
+            req.extensions_mut().insert(s);
+        }
+        MarkGrpcWebLayer.layer(inner).oneshot(req).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn grpc_web_requests_are_marked() {
+        for ct in [
+            "application/grpc-web",
+            "application/grpc-web+proto",
+            "application/grpc-web-text",
+            "application/grpc-web-text+proto",
+            "Application/gRPC-Web+proto",
+        ] {
+            assert_eq!(
+                surface_seen(Some(ct), None).await,
+                Some(Surface::GrpcWeb),
+                "{ct}"
+            );
+        }
+        for ct in [None, Some("application/grpc"), Some("application/json")] {
+            assert_eq!(surface_seen(ct, None).await, None, "{ct:?}");
+        }
+        // Nothing arriving on a port is a REST call.
+        assert_eq!(
+            surface_seen(Some("application/grpc"), Some(Surface::Rest)).await,
+            None
+        );
     }
 }

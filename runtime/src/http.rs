@@ -3,6 +3,7 @@
 //! with a `content-type: application/grpc*` go to gRPC (and gRPC-Web) before any
 //! routing, so one port can serve everything.
 
+use crate::grpc_layer::MarkGrpcWebLayer;
 use crate::metrics::Metrics;
 use crate::rest::{Backend, RestGateway};
 use axum::Router;
@@ -216,7 +217,10 @@ impl tower::Service<axum::extract::Request> for OnePort {
             let http = self.http.clone();
             return Box::pin(async move { http.oneshot(req).await });
         }
-        let service = tonic_web::GrpcWebLayer::new().layer(self.grpc.clone());
+        // gRPC-Web is marked for the gate's `surface` label before the translation.
+        // (In remote mode the backend is a gRPC channel: the node sees `grpc`.)
+        let service =
+            MarkGrpcWebLayer.layer(tonic_web::GrpcWebLayer::new().layer(self.grpc.clone()));
         Box::pin(async move {
             let response = match service.oneshot(req.map(tonic::body::Body::new)).await {
                 Ok(r) => r,

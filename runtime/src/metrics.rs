@@ -1,4 +1,6 @@
-//! Prometheus metrics in the go-grpc-prometheus naming, shared by every surface.
+//! Prometheus metrics in the go-grpc-prometheus naming, shared by every surface,
+//! plus a `surface` label telling which one a call came in on (see
+//! [`crate::gate::Surface`]).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -16,6 +18,8 @@ pub struct CallLabels {
     pub grpc_method: String,
     /// `unary`, `server_stream`, ...
     pub grpc_type: String,
+    /// The surface the call came in on: `grpc`, `grpc_web`, `rest`.
+    pub surface: String,
 }
 
 /// Labels of a finished call.
@@ -27,6 +31,8 @@ pub struct HandledLabels {
     pub grpc_method: String,
     /// `unary`, `server_stream`, ...
     pub grpc_type: String,
+    /// The surface the call came in on: `grpc`, `grpc_web`, `rest`.
+    pub surface: String,
     /// Canonical code name, e.g. `OK`, `NOT_FOUND`.
     pub grpc_code: String,
 }

@@ -1,12 +1,13 @@
 //! Server assembly: one process, two ports, one VM.
 //!
-//! gRPC port: CORS → gRPC-Web translation → [`GateLayer`] → tonic routes (health,
-//! reflection v1 and v1alpha, the API services). HTTP port: [`crate::http`].
+//! gRPC port: CORS → gRPC-Web marking and translation → [`GateLayer`] → tonic
+//! routes (health, reflection v1 and v1alpha, the API services). HTTP port:
+//! [`crate::http`].
 
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::gate::Gate;
-use crate::grpc_layer::GateLayer;
+use crate::grpc_layer::{GateLayer, MarkGrpcWebLayer};
 use crate::http::{HttpState, router};
 use crate::metrics::Metrics;
 use crate::rest::request::Strictness;
@@ -300,6 +301,8 @@ fn grpc_server(
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .concurrency_limit_per_connection(config.server.max_concurrent_calls_per_connection)
         .layer(cors)
+        // Tells the gate which calls were gRPC-Web, before the translation hides it.
+        .layer(MarkGrpcWebLayer)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(GateLayer::new(gate, api))
         .add_routes(routes);

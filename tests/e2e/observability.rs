@@ -85,6 +85,7 @@ async fn json_logs_with_trace_context() {
     );
     assert_eq!(t["grpc_code"], "OK", "{t}");
     assert_eq!(t["caller"], "dev", "{t}");
+    assert_eq!(t["surface"], "grpc", "{t}");
 
     let u = handled_line(&server, "GetStatus", |_| true).await;
     let trace_id = span_field(&u, "trace_id").unwrap_or_default();
@@ -134,6 +135,27 @@ async fn json_logs_with_trace_context() {
     assert!(warned, "no WARN about the development token:\n{logs}");
 }
 
+/// Fetches `/metrics` until `ready` holds for it (counts are recorded as the
+/// trailers go out) or 5 s pass.
+async fn metrics_when(server: &Server, ready: impl Fn(&str) -> bool) -> String {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = http
+            .get(format!("{}/metrics", server.http_url()))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        if ready(&text) || Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn metric_value(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| {
         l.strip_prefix(series)?
@@ -166,31 +188,18 @@ async fn metrics_count_calls() {
     let r = c.vm.get_dot(authed(Default::default(), READER_TOKEN)).await;
     assert_eq!(code_of(&r), Code::InvalidArgument);
 
-    let base =
-        r#"grpc_service="dotlanth.runtime.v1.RuntimeService",grpc_method="Ping",grpc_type="unary""#;
+    let base = r#"grpc_service="dotlanth.runtime.v1.RuntimeService",grpc_method="Ping",grpc_type="unary",surface="grpc""#;
     let ok = format!("grpc_server_handled_total{{{base},grpc_code=\"OK\"}}");
     let unauth = format!("grpc_server_handled_total{{{base},grpc_code=\"UNAUTHENTICATED\"}}");
     let started = format!("grpc_server_started_total{{{base}}}");
     let count = format!("grpc_server_handling_seconds_count{{{base}}}");
-    let get_dot = r#"grpc_server_handled_total{grpc_service="dotlanth.vm.v1.VmService",grpc_method="GetDot",grpc_type="unary",grpc_code="INVALID_ARGUMENT"}"#;
+    let get_dot = r#"grpc_server_handled_total{grpc_service="dotlanth.vm.v1.VmService",grpc_method="GetDot",grpc_type="unary",surface="grpc",grpc_code="INVALID_ARGUMENT"}"#;
 
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let text = loop {
-        let text = http
-            .get(format!("{}/metrics", server.http_url()))
-            .send()
-            .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("metrics body");
-        // The counts are recorded as the response trailers go out; allow a moment.
-        if metric_value(&text, &count) == Some((OK_PINGS + 1) as f64) || Instant::now() > deadline {
-            break text;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // The counts are recorded as the response trailers go out; allow a moment.
+    let text = metrics_when(&server, |text| {
+        metric_value(text, &count) == Some((OK_PINGS + 1) as f64)
+    })
+    .await;
     assert_eq!(
         metric_value(&text, &ok),
         Some(OK_PINGS as f64),
@@ -268,5 +277,113 @@ async fn unknown_paths_are_unimplemented_and_unobserved() {
             !metrics.contains(invented),
             "{invented} became a metric label:\n{metrics}"
         );
+    }
+}
+
+/// A gRPC-Web (binary) unary call of `path` with `message`, over HTTP/1.1 as a
+/// browser would make it; returns the HTTP status and the body.
+async fn grpc_web_call(base: &str, path: &str, message: &[u8]) -> (u16, Vec<u8>) {
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(message);
+    let r = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .bearer_auth(crate::grpc::DEV_TOKEN)
+        .body(frame)
+        .send()
+        .await
+        .expect("gRPC-Web call");
+    let status = r.status().as_u16();
+    (status, r.bytes().await.expect("body").to_vec())
+}
+
+/// The `surface` label and log field tell gRPC, gRPC-Web (on both ports) and
+/// in-process REST calls apart.
+#[tokio::test]
+async fn calls_are_counted_and_logged_by_surface() {
+    use prost::Message;
+    let server = Server::start(ServerOpts::default()).await;
+    let mut c = Clients::connect(&server).await;
+    c.runtime
+        .ping(authed(PingRequest::default(), DEV_TOKEN))
+        .await
+        .expect("gRPC Ping");
+    let ping = PingRequest {
+        payload: "web".into(),
+    }
+    .encode_to_vec();
+    for base in [server.grpc_url(), server.http_url()] {
+        let (status, body) =
+            grpc_web_call(&base, "/dotlanth.runtime.v1.RuntimeService/Ping", &ping).await;
+        assert_eq!(status, 200, "{base}: {body:?}");
+        // A data frame, then the trailers frame with grpc-status 0.
+        let trailers = String::from_utf8_lossy(&body);
+        assert!(
+            body.first() == Some(&0) && trailers.contains("grpc-status:0"),
+            "{base}: {trailers:?}"
+        );
+    }
+    for _ in 0..3 {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/runtime/ping", server.http_url()))
+            .bearer_auth(DEV_TOKEN)
+            .json(&serde_json::json!({"payload": "rest"}))
+            .send()
+            .await
+            .expect("REST Ping");
+        assert_eq!(r.status(), 200);
+    }
+    // A REST call refused by the gate is counted on its surface too.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/runtime/ping", server.http_url()))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("REST Ping without a token");
+    assert_eq!(r.status(), 401);
+
+    let series = |metric: &str, surface: &str, code: Option<&str>| {
+        let code = code
+            .map(|c| format!(",grpc_code=\"{c}\""))
+            .unwrap_or_default();
+        format!(
+            "{metric}{{grpc_service=\"dotlanth.runtime.v1.RuntimeService\",grpc_method=\"Ping\",grpc_type=\"unary\",surface=\"{surface}\"{code}}}"
+        )
+    };
+    let text = metrics_when(&server, |text| {
+        metric_value(
+            text,
+            &series("grpc_server_handling_seconds_count", "rest", None),
+        ) == Some(4.0)
+            && metric_value(
+                text,
+                &series("grpc_server_handling_seconds_count", "grpc_web", None),
+            ) == Some(2.0)
+    })
+    .await;
+    for (surface, started, ok) in [
+        ("grpc", 1.0, 1.0),
+        ("grpc_web", 2.0, 2.0),
+        ("rest", 4.0, 3.0),
+    ] {
+        let s = series("grpc_server_started_total", surface, None);
+        assert_eq!(metric_value(&text, &s), Some(started), "{s} in\n{text}");
+        let h = series("grpc_server_handled_total", surface, Some("OK"));
+        assert_eq!(metric_value(&text, &h), Some(ok), "{h} in\n{text}");
+    }
+    let refused = series("grpc_server_handled_total", "rest", Some("UNAUTHENTICATED"));
+    assert_eq!(
+        metric_value(&text, &refused),
+        Some(1.0),
+        "{refused} in\n{text}"
+    );
+
+    for surface in ["grpc", "grpc_web", "rest"] {
+        handled_line(&server, "Ping", |v| {
+            v["surface"] == surface && v["grpc_code"] == "OK"
+        })
+        .await;
     }
 }

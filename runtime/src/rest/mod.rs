@@ -18,6 +18,7 @@ pub mod request;
 pub mod response;
 pub mod router;
 
+use crate::gate::Surface;
 use crate::grpc_layer::GateService;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
@@ -345,6 +346,10 @@ fn grpc_request(
         .header(header::TE, "trailers")
         .body(tonic::body::Body::new(Full::new(frame.freeze())))
         .map_err(|e| error(Code::Internal, &format!("building the call: {e}")))?;
+    // The gate's `surface` label. A request extension, so it stays in process: a
+    // remote backend (a gRPC channel) drops it and the node counts the call as
+    // plain gRPC.
+    req.extensions_mut().insert(Surface::Rest);
     let target = req.headers_mut();
     for name in FORWARDED {
         if let Some(v) = headers.get(*name) {
