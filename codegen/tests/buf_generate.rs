@@ -99,3 +99,12 @@ fn buf_generate_writes_the_checked_in_api_crate() {
 fn buf_generate_writes_the_checked_in_fixture_crate() {
     buf_generate_matches("tests/protos", "tests/library-api", "library-api");
 }
+
+#[test]
+fn buf_generate_writes_the_checked_in_conformance_crate() {
+    buf_generate_matches(
+        "tests/conformance/protos",
+        "tests/conformance-api",
+        "conformance-api",
+    );
+}

@@ -23,11 +23,17 @@ pub struct GenArgs {
     crate_name: String,
 }
 
-/// The project's proto trees and their generated crates: the API, and a test-only
-/// tree no one here designed for our needs (a fixture that must also compile).
+/// The project's proto trees and their generated crates: the API, a test-only
+/// tree no one here designed for our needs (a fixture that must also compile),
+/// and the REST conformance suite's tree (served by the echo backend).
 const TREES: &[(&str, &str, &str)] = &[
     ("proto", "generated", "dotlanth-api"),
     ("tests/protos", "tests/library-api", "library-api"),
+    (
+        "tests/conformance/protos",
+        "tests/conformance-api",
+        "conformance-api",
+    ),
 ];
 
 pub fn run(args: GenArgs) -> Result<()> {
