@@ -254,8 +254,9 @@ fn is_grpc_web(headers: &HeaderMap) -> bool {
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| {
-            ct.get(..21)
-                .is_some_and(|p| p.eq_ignore_ascii_case("application/grpc-web"))
+            const GRPC_WEB: &str = "application/grpc-web";
+            ct.get(..GRPC_WEB.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(GRPC_WEB))
         })
 }
 
