@@ -9,8 +9,10 @@
 //! FieldPath = IDENT { "." IDENT } ;
 //! Verb     = ":" LITERAL ;
 //! ```
-//! Our decisions where the grammar is silent: a trailing `/` is an error, `**` must
-//! be the last segment (before the verb), a variable's sub-template holds no other
+//! Our decisions where the grammar is silent: a trailing `/` is an error; the spec
+//! wants `**` last, but real APIs (Firestore's `{parent=…/documents/*/**}/{collection_id}`)
+//! put literals, `*` and variables after it, so a template may hold one `**`
+//! anywhere and it matches every segment the fixed-width rest leaves; a variable's sub-template holds no other
 //! variable, a field is bound at most once, and partial-segment literals
 //! (`ext-{id}`) are errors because the grammar has no such form.
 //!
@@ -39,7 +41,7 @@ pub enum Segment {
     Literal(String),
     /// `*`: exactly one segment.
     Wildcard,
-    /// `**`: zero or more segments; only last.
+    /// `**`: zero or more segments; at most one per template.
     DoubleWildcard,
     /// `{field.path=sub/template}`: binds what the sub-template matched to a field.
     Variable(Variable),
@@ -134,13 +136,17 @@ impl PathTemplate {
 
     fn check(&self, input: &str) -> Result<(), TemplateError> {
         let flat = self.flat_segments();
-        if let Some(pos) = flat
+        // Segments after the one `**` each match exactly one path segment, so
+        // `**` takes all the others: matching stays unambiguous.
+        if flat
             .iter()
-            .position(|s| matches!(s, Segment::DoubleWildcard))
-            && pos + 1 != flat.len()
+            .filter(|s| matches!(s, Segment::DoubleWildcard))
+            .count()
+            > 1
         {
             return err(format!(
-                "path template `{input}`: `**` must be the last segment"
+                "path template `{input}`: at most one `**` (the segments after it \
+                 must each match exactly one path segment)"
             ));
         }
         let mut seen: Vec<String> = Vec::new();

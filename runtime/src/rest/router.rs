@@ -1144,4 +1144,35 @@ mod tests {
         assert_eq!(m.method.grpc_path, "/dotlanth.vm.v1.VmService/ExecuteDot");
         assert_eq!(m.binding.verb, "execute");
     }
+
+    /// Segments after `**` (Firestore's `{parent=…/documents/*/**}/{collection_id}`)
+    /// each take one path segment; `**` takes the rest, zero included.
+    #[test]
+    fn segments_after_a_double_wildcard_take_one_segment_each() {
+        static AFTER: &[MethodInfo] = &[method!(
+            "ListDocs",
+            [bind!(
+                "GET" "/v1/{parent=docs/*/**}/{collection}",
+                [L("v1"), L("docs"), W, DW, W],
+                [var!(["parent"], 1, 3, multi), var!(["collection"], 4, 1)]
+            )]
+        )];
+        let r = Router::new(AFTER);
+        let route = |p| r.route(&Method::GET, p);
+        assert_eq!(
+            ok(route("/v1/docs/d1/a/b/things")),
+            hit(
+                "ListDocs",
+                &[("parent", "docs/d1/a/b"), ("collection", "things")]
+            )
+        );
+        assert_eq!(
+            ok(route("/v1/docs/d1/things")),
+            hit(
+                "ListDocs",
+                &[("parent", "docs/d1"), ("collection", "things")]
+            )
+        );
+        assert_eq!(err(route("/v1/docs/d1")), Err(RouteError::NotFound));
+    }
 }
