@@ -25,12 +25,15 @@ pub use registry::Diagnostic;
 pub struct Options {
     /// Name of the generated crate (`Cargo.toml`'s `package.name`).
     pub crate_name: String,
+    /// The OpenAPI version of `openapi/openapi.{json,yaml}` (3.0.3 unless asked).
+    pub openapi: emit::openapi::Version,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             crate_name: "dotlanth-api".into(),
+            openapi: emit::openapi::Version::default(),
         }
     }
 }
@@ -41,6 +44,7 @@ impl Options {
     pub fn new(crate_name: impl Into<String>) -> Result<Self, Error> {
         let options = Options {
             crate_name: crate_name.into(),
+            ..Options::default()
         };
         options.validate()?;
         Ok(options)
@@ -56,9 +60,12 @@ impl Options {
         {
             match pair.split_once('=') {
                 Some(("crate_name", v)) => options.crate_name = v.to_string(),
+                Some(("openapi", v)) => {
+                    options.openapi = v.parse().map_err(Error::Options)?;
+                }
                 _ => {
                     return Err(Error::Options(format!(
-                        "unknown option `{pair}` (known: crate_name=NAME)"
+                        "unknown option `{pair}` (known: crate_name=NAME, openapi=3.0|3.1)"
                     )));
                 }
             }

@@ -205,6 +205,7 @@ fn crate_name_option_reaches_the_manifest() {
     let c = compile_tree(&test_protos());
     let options = dotlanth_codegen::Options {
         crate_name: "library-api".into(),
+        ..Default::default()
     };
     let files = dotlanth_codegen::generate(&c.set, &c.files, &options).unwrap();
     let manifest = text(&files, "Cargo.toml");

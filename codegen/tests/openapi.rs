@@ -740,6 +740,7 @@ fn library_book_schema() {
     assert_eq!(
         p["genre"],
         json!({
+            "type": "string",
             "allOf": [reference("example.library.v1.Genre")],
             "nullable": true,
             "description": "Genre.",
@@ -913,7 +914,7 @@ fn query_parameters_follow_the_request_mapping_rules() {
     // A body of `null` leaves the field unset, as `{}` would.
     assert_eq!(
         body_schema(&op),
-        &json!({ "allOf": [reference("test.v1.Book")], "nullable": true })
+        &json!({ "type": "object", "allOf": [reference("test.v1.Book")], "nullable": true })
     );
 }
 
@@ -1239,6 +1240,7 @@ fn request_fields_take_null() {
     assert_eq!(
         paperback["binding"],
         json!({
+            "type": "string",
             "allOf": [reference("example.library.v1.Paperback.Binding")],
             "nullable": true,
             "description": "The binding.",
@@ -1413,4 +1415,78 @@ fn documents_are_deterministic_and_stable() {
     ));
     assert!(base.0 == more.0, "openapi.json changed");
     assert!(base.1 == more.1, "openapi.yaml changed");
+}
+
+/// OpenAPI 3.1 (an option): `null` joins `type` arrays, bytes are
+/// `contentEncoding: base64`, keywords stand beside `$ref`; parameters are never
+/// `null`.
+#[test]
+fn openapi_3_1_writes_json_schema_2020_12_forms() {
+    let c = compile_tree(&test_protos());
+    let options = dotlanth_codegen::Options {
+        openapi: dotlanth_codegen::emit::openapi::Version::V3_1_0,
+        ..Default::default()
+    };
+    let files = dotlanth_codegen::generate(&c.set, &c.files, &options).unwrap();
+    let doc = doc(&files);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let text = file(&files, JSON_PATH);
+    assert!(!text.contains("\"nullable\""), "3.1 has no `nullable`");
+    assert!(
+        !text.contains("\"format\": \"byte\""),
+        "3.1 has no `format: byte`"
+    );
+    let paperback = &schema(&doc, "example.library.v1.Paperback")["properties"];
+    assert_eq!(paperback["pages"]["type"], json!(["integer", "null"]));
+    assert_eq!(
+        paperback["binding"],
+        json!({
+            "anyOf": [reference("example.library.v1.Paperback.Binding"), { "type": "null" }],
+            "description": "The binding.",
+        })
+    );
+    for (_, item) in doc["paths"].as_object().unwrap() {
+        for (_, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let ty = &p["schema"]["type"];
+                assert!(!ty.is_array(), "a parameter is never null: {p}");
+            }
+        }
+    }
+}
+
+/// Two templates that differ only in their variables' names share one path item
+/// (OpenAPI allows no two paths of one shape): the later takes the earlier names.
+#[test]
+fn templates_of_one_shape_share_a_path_item() {
+    let doc = generated(&[(
+        "test/v1/lib.proto",
+        &library(&format!(
+            "{}{}",
+            rpc(
+                "Frob",
+                r#"option (google.api.http) = { get: "/v1/things/{name}" };"#
+            ),
+            rpc(
+                "Twiddle",
+                r#"option (google.api.http) = { put: "/v1/things/{book.name}" body: "book" };"#
+            ),
+        )),
+    )]);
+    assert!(
+        doc["paths"].get("/v1/things/{book.name}").is_none(),
+        "{}",
+        doc["paths"]
+    );
+    let put = op_owned(&doc, "put", "/v1/things/{name}");
+    let p = &put["parameters"][0];
+    assert_eq!(p["name"], "name");
+    assert_eq!(p["in"], "path");
+    assert!(
+        p["description"]
+            .as_str()
+            .unwrap()
+            .contains("names this `book.name`"),
+        "{p}"
+    );
 }

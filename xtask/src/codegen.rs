@@ -21,6 +21,9 @@ pub struct GenArgs {
     /// Name of the generated crate for `--protos`.
     #[arg(long, default_value = "dotlanth-api")]
     crate_name: String,
+    /// OpenAPI version of the document for `--protos`: 3.0 (3.0.3) or 3.1 (3.1.0).
+    #[arg(long, requires = "protos", default_value = "3.0")]
+    openapi: dotlanth_codegen::emit::openapi::Version,
 }
 
 /// The project's proto trees and their generated crates: the API, a test-only
@@ -38,18 +41,21 @@ const TREES: &[(&str, &str, &str)] = &[
 
 pub fn run(args: GenArgs) -> Result<()> {
     let root = crate::root();
-    let trees: Vec<(PathBuf, PathBuf, String)> = match (&args.protos, &args.out) {
+    let trees: Vec<(PathBuf, PathBuf, dotlanth_codegen::Options)> = match (&args.protos, &args.out)
+    {
         (Some(protos), Some(out)) => {
-            vec![(root.join(protos), root.join(out), args.crate_name.clone())]
+            let mut options = options(&args.crate_name)?;
+            options.openapi = args.openapi;
+            vec![(root.join(protos), root.join(out), options)]
         }
         _ => TREES
             .iter()
-            .map(|(p, o, n)| (root.join(p), root.join(o), n.to_string()))
-            .collect(),
+            .map(|(p, o, n)| Ok((root.join(p), root.join(o), options(n)?)))
+            .collect::<Result<_>>()?,
     };
     let mut stale = Vec::new();
-    for (protos, out, crate_name) in &trees {
-        let files = generate(protos, crate_name)?;
+    for (protos, out, options) in &trees {
+        let files = generate_with_includes(protos, &[], options, &[])?;
         if args.check {
             // Name files relative to the workspace when checking every tree.
             let prefix = match (&args.out, out.strip_prefix(&root)) {
@@ -105,18 +111,18 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
-/// Compiles the tree and runs the generator in memory.
-pub fn generate(protos: &Path, crate_name: &str) -> Result<Vec<dotlanth_codegen::GeneratedFile>> {
-    generate_with_includes(protos, &[], crate_name, &[])
+/// The generator's options for a crate named `crate_name` (defaults otherwise).
+pub fn options(crate_name: &str) -> Result<dotlanth_codegen::Options> {
+    dotlanth_codegen::Options::new(crate_name).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// [`generate`] with more import paths after `protos` and, when `only` is not
-/// empty, generating just the files whose path starts with one of its prefixes
-/// (which may be under `google/`).
+/// Compiles the tree (with more import paths after `protos`) and runs the
+/// generator in memory. When `only` is not empty, just the files whose path
+/// starts with one of its prefixes (which may be under `google/`) are generated.
 pub fn generate_with_includes(
     protos: &Path,
     includes: &[PathBuf],
-    crate_name: &str,
+    options: &dotlanth_codegen::Options,
     only: &[String],
 ) -> Result<Vec<dotlanth_codegen::GeneratedFile>> {
     let files = if only.is_empty() {
@@ -145,8 +151,7 @@ pub fn generate_with_includes(
         None => anyhow::anyhow!("{e}"),
     })?;
     let set = compiler.encode_file_descriptor_set();
-    let options = dotlanth_codegen::Options::new(crate_name).map_err(|e| anyhow::anyhow!("{e}"))?;
-    dotlanth_codegen::generate(&set, &files, &options).map_err(|e| anyhow::anyhow!("{e}"))
+    dotlanth_codegen::generate(&set, &files, options).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Files under `out` that are missing, different, or generated earlier but not

@@ -27,7 +27,7 @@ pub fn run(args: DocsArgs) -> Result<()> {
         Some(protos) => {
             let protos = std::fs::canonicalize(protos)
                 .with_context(|| format!("no proto tree at {}", protos.display()))?;
-            let binary = crate::echo::build(&root, &protos, &[])?;
+            let binary = crate::echo::build(&root, &protos, &[], Default::default())?;
             Command::new(binary)
                 .args(["--port", &args.port.to_string()])
                 .spawn()

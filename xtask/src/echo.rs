@@ -33,6 +33,9 @@ pub struct EchoArgs {
     /// `google/**`.
     #[arg(long)]
     only: Vec<String>,
+    /// OpenAPI version of the served document: 3.0 (3.0.3) or 3.1 (3.1.0).
+    #[arg(long, default_value = "3.0")]
+    openapi: dotlanth_codegen::emit::openapi::Version,
     /// Generate and build, print the server binary's path, do not run it.
     #[arg(long)]
     build_only: bool,
@@ -42,7 +45,7 @@ pub fn run(args: EchoArgs) -> Result<()> {
     let root = crate::root();
     let protos = fs::canonicalize(&args.protos)
         .with_context(|| format!("no proto tree at {}", args.protos.display()))?;
-    let binary = build(&root, &protos, &args.only)?;
+    let binary = build(&root, &protos, &args.only, args.openapi)?;
     if args.build_only {
         println!("{}", binary.display());
         return Ok(());
@@ -69,7 +72,12 @@ pub fn run(args: EchoArgs) -> Result<()> {
 
 /// Generates the scratch workspace for `protos` and builds its server; returns
 /// the binary.
-pub fn build(root: &Path, protos: &Path, only: &[String]) -> Result<PathBuf> {
+pub fn build(
+    root: &Path,
+    protos: &Path,
+    only: &[String],
+    openapi: dotlanth_codegen::emit::openapi::Version,
+) -> Result<PathBuf> {
     let name = scratch_name(protos);
     let scratch = root.join("target/echo").join(&name);
     // Package and binary names are unique per tree: cargo keys a workspace
@@ -77,8 +85,10 @@ pub fn build(root: &Path, protos: &Path, only: &[String]) -> Result<PathBuf> {
     // workspace shares the target directory.
     let api_crate = format!("echo-api-{name}");
     let server = format!("echo-server-{name}");
+    let mut options = crate::codegen::options(&api_crate)?;
+    options.openapi = openapi;
     let files =
-        crate::codegen::generate_with_includes(protos, &[root.join("proto")], &api_crate, only)?;
+        crate::codegen::generate_with_includes(protos, &[root.join("proto")], &options, only)?;
     crate::codegen::write(&scratch.join("api"), &files)?;
     write_if_changed(&scratch.join("Cargo.toml"), &workspace_manifest(root)?)?;
     write_if_changed(

@@ -55,7 +55,7 @@
 //!   one; `OUTPUT_ONLY` is `readOnly`, `INPUT_ONLY` `writeOnly`; `deprecated`
 //!   is kept; comments (AIP-192
 //!   `(-- … --)` parts removed) become descriptions, an operation's first
-//!   paragraph its summary.
+//!   paragraph its summary (`Service.Method` for an uncommented method).
 //!
 //! Output is deterministic: object keys are written sorted (both writers sort,
 //! whatever map type `serde_json` was built with), arrays follow declaration
@@ -87,9 +87,27 @@ const MARKER_KEY: &str = "x-dotlanth-generated";
 /// The OpenAPI version written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Version {
-    /// OpenAPI 3.0.3: `nullable`, no siblings next to `$ref`.
+    /// OpenAPI 3.0.3: `nullable`, `format: byte`, no siblings next to `$ref`.
     #[default]
     V3_0_3,
+    /// OpenAPI 3.1.0 (JSON Schema 2020-12): `null` in `type` arrays,
+    /// `contentEncoding: base64`, keywords beside `$ref`.
+    V3_1_0,
+}
+
+impl std::str::FromStr for Version {
+    type Err = String;
+
+    /// `3.0`/`3.0.3` or `3.1`/`3.1.0`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "3.0" | "3.0.3" => Ok(Version::V3_0_3),
+            "3.1" | "3.1.0" => Ok(Version::V3_1_0),
+            _ => Err(format!(
+                "unknown OpenAPI version `{s}` (known: 3.0 (3.0.3, the default), 3.1 (3.1.0))"
+            )),
+        }
+    }
 }
 
 impl Version {
@@ -97,6 +115,7 @@ impl Version {
     pub fn as_str(self) -> &'static str {
         match self {
             Version::V3_0_3 => "3.0.3",
+            Version::V3_1_0 => "3.1.0",
         }
     }
 
@@ -108,18 +127,47 @@ impl Version {
                 notes.insert("nullable".into(), true.into());
                 self.with(schema, notes)
             }
+            Version::V3_1_0 => {
+                let Value::Object(mut map) = schema else {
+                    return schema;
+                };
+                match map.get("type").cloned() {
+                    // A typed schema: `null` joins the type (and the enum, if any).
+                    Some(Value::String(t)) => {
+                        map.insert("type".into(), json!([t, "null"]));
+                        if let Some(Value::Array(values)) = map.get_mut("enum") {
+                            values.push(Value::Null);
+                        }
+                        Value::Object(map)
+                    }
+                    // A reference or an untyped schema: either it or `null`.
+                    _ if map.is_empty() => Value::Object(map),
+                    _ => json!({ "anyOf": [Value::Object(map), { "type": "null" }] }),
+                }
+            }
         }
     }
 
     /// A schema accepting only `null` (`google.protobuf.NullValue`).
     fn null_only(self) -> Value {
         match self {
-            Version::V3_0_3 => json!({ "nullable": true, "enum": [null] }),
+            // 3.0's `nullable` wants a `type` beside it; `enum` allows `null` only.
+            Version::V3_0_3 => json!({ "type": "string", "nullable": true, "enum": [null] }),
+            Version::V3_1_0 => json!({ "type": "null" }),
+        }
+    }
+
+    /// A base64 string (`bytes`).
+    fn base64(self) -> Value {
+        match self {
+            Version::V3_0_3 => json!({ "type": "string", "format": "byte" }),
+            Version::V3_1_0 => json!({ "type": "string", "contentEncoding": "base64" }),
         }
     }
 
     /// `schema` with more keywords (description, readOnly, …). 3.0 ignores the
-    /// siblings of a `$ref`, so a reference is wrapped in `allOf`.
+    /// siblings of a `$ref`, so a reference is wrapped in `allOf`; 3.1 keeps
+    /// them beside it.
     fn with(self, schema: Value, notes: Map<String, Value>) -> Value {
         if notes.is_empty() {
             return schema;
@@ -133,7 +181,7 @@ impl Version {
                 wrapped.insert("allOf".into(), Value::Array(vec![Value::Object(map)]));
                 Value::Object(wrapped)
             }
-            Version::V3_0_3 => {
+            Version::V3_0_3 | Version::V3_1_0 => {
                 map.extend(notes);
                 Value::Object(map)
             }
@@ -143,7 +191,7 @@ impl Version {
 
 /// Emits `openapi/openapi.json` and `openapi/openapi.yaml`.
 pub fn emit(api: &Api, options: &Options) -> Result<Vec<GeneratedFile>, Error> {
-    let doc = document(api, options, Version::default())?;
+    let doc = document(api, options, options.openapi)?;
     Ok(vec![
         GeneratedFile::text(JSON_PATH, to_json(&doc)),
         GeneratedFile::text(YAML_PATH, to_yaml(&doc)),
@@ -169,6 +217,8 @@ pub fn document(api: &Api, options: &Options, version: Version) -> Result<Value,
     b.find_inputs();
 
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    // Path shape (parameter names erased) → the path written for it first.
+    let mut shapes: BTreeMap<String, String> = BTreeMap::new();
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
     let mut tags = Vec::new();
     let mut versions = BTreeSet::new();
@@ -208,7 +258,20 @@ pub fn document(api: &Api, options: &Options, version: Version) -> Result<Value,
                     b.error(&svc.file, at, message);
                     continue;
                 };
-                let (path, operation) = b.operation(svc, m, binding, &id);
+                let (path, mut operation) = b.operation(svc, m, binding, &id);
+                // OpenAPI has one path item per shape: a template that differs
+                // from an earlier one only in its variables' names (`/v1/photo/{photo_id}`,
+                // `/v1/photo/{photo.photo_id.id}`) takes the earlier names.
+                let path = match shapes.get(&path_shape(&path)) {
+                    Some(first) if *first != path => {
+                        rename_path_params(&mut operation, &path, first);
+                        first.clone()
+                    }
+                    _ => {
+                        shapes.insert(path_shape(&path), path.clone());
+                        path
+                    }
+                };
                 let item = paths.entry(path.clone()).or_default();
                 if item.contains_key(key) {
                     b.error(
@@ -274,6 +337,8 @@ pub fn document(api: &Api, options: &Options, version: Version) -> Result<Value,
             "description": INFO_DESCRIPTION,
         }),
     );
+    // Relative to wherever the document is served from: the server serves both.
+    root.insert("servers".into(), json!([{ "url": "/" }]));
     root.insert("tags".into(), Value::Array(tags));
     root.insert(
         "paths".into(),
@@ -308,6 +373,54 @@ given by their proto names, and a field given as `null` is unset. Errors are `go
 JSON with the HTTP status mapped from the gRPC code. A server stream is newline-delimited JSON, one \
 `{\"result\": …}` per message and a final `{\"error\": …}` on failure, or, with \
 `Accept: text/event-stream`, server-sent events (`data:` per message, `event: error` on failure).";
+
+/// The names of an OpenAPI path's parameters, in order.
+fn path_param_names(path: &str) -> Vec<&str> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|part| part.split_once('}').map(|(name, _)| name))
+        .collect()
+}
+
+/// An OpenAPI path with its parameter names erased (`/v1/photo/{}`).
+fn path_shape(path: &str) -> String {
+    let mut shape = path.to_string();
+    for name in path_param_names(path) {
+        shape = shape.replacen(&format!("{{{name}}}"), "{}", 1);
+    }
+    shape
+}
+
+/// Renames the path parameters of `operation` (written for `from`) to the names
+/// of the same positions in `to`, noting the original name in each description.
+fn rename_path_params(operation: &mut Value, from: &str, to: &str) {
+    let renames: BTreeMap<&str, &str> = path_param_names(from)
+        .into_iter()
+        .zip(path_param_names(to))
+        .collect();
+    let Some(params) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for p in params {
+        if p["in"] != "path" {
+            continue;
+        }
+        let Some(new) = p["name"].as_str().and_then(|old| renames.get(old)) else {
+            continue;
+        };
+        let old = p["name"].as_str().unwrap_or_default().to_string();
+        p["name"] = (*new).into();
+        let note = format!("The path template names this `{old}`.");
+        let description = match p["description"].as_str() {
+            Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
+            _ => note,
+        };
+        p["description"] = description.into();
+    }
+}
 
 /// `v1`, `v2beta1`, …: the version component of a package name.
 fn is_version_component(s: &str) -> bool {
@@ -355,6 +468,35 @@ struct Builder<'a> {
     inputs: BTreeSet<String>,
 }
 
+/// `schema` without the `null` that [`Version::nullable`] added (either version).
+fn non_null(schema: Value) -> Value {
+    let Value::Object(mut map) = schema else {
+        return schema;
+    };
+    map.remove("nullable");
+    if let Some(Value::Array(types)) = map.get("type") {
+        let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        if kept.len() < types.len()
+            && let Some(Value::Array(values)) = map.get_mut("enum")
+        {
+            values.retain(|v| !v.is_null());
+        }
+        let ty = match <[Value; 1]>::try_from(kept) {
+            Ok([one]) => one,
+            Err(many) => Value::Array(many),
+        };
+        map.insert("type".into(), ty);
+    }
+    if let Some(Value::Array(options)) = map.get("anyOf")
+        && let [only, null] = options.as_slice()
+        && *null == json!({ "type": "null" })
+        && map.len() == 1
+    {
+        return only.clone();
+    }
+    Value::Object(map)
+}
+
 /// One path or query parameter, before it becomes a Parameter object.
 struct Param {
     name: String,
@@ -369,9 +511,7 @@ impl Param {
     fn into_value(mut self) -> Value {
         // A parameter is never `null`: drop the nullability of wrappers and
         // `optional` fields.
-        if let Some(schema) = self.schema.as_object_mut() {
-            schema.remove("nullable");
-        }
+        self.schema = non_null(self.schema);
         let mut p = Map::new();
         p.insert("name".into(), self.name.into());
         p.insert("in".into(), self.location.into());
@@ -569,7 +709,7 @@ impl<'a> Builder<'a> {
             FieldType::Uint64 => uint64(),
             FieldType::Bool => json!({ "type": "boolean" }),
             FieldType::String => json!({ "type": "string" }),
-            FieldType::Bytes => json!({ "type": "string", "format": "byte" }),
+            FieldType::Bytes => self.version.base64(),
             FieldType::Enum(e) if e == "google.protobuf.NullValue" => self.version.null_only(),
             FieldType::Enum(e) => self.reference(e),
             FieldType::Message(m) if m == STATUS => self.reference(STATUS),
@@ -600,7 +740,7 @@ impl<'a> Builder<'a> {
             "UInt32Value" => v.nullable(uint32()),
             "BoolValue" => v.nullable(json!({ "type": "boolean" })),
             "StringValue" => v.nullable(json!({ "type": "string" })),
-            "BytesValue" => v.nullable(json!({ "type": "string", "format": "byte" })),
+            "BytesValue" => v.nullable(v.base64()),
             _ => return None,
         })
     }
@@ -657,7 +797,19 @@ impl<'a> Builder<'a> {
                 if e == "google.protobuf.NullValue" || e == "google.protobuf.Value"
         ) && !matches!(f.cardinality, Cardinality::Repeated | Cardinality::Map(_));
         let base = if is_proto3_optional(f) || (input && !required && !takes_null) {
-            self.version.nullable(base)
+            match (self.version, base.get("$ref").is_some(), &f.ty) {
+                // 3.0's `nullable` needs a `type` beside it; a reference has
+                // none, so the wrapper states the referenced schema's type.
+                (Version::V3_0_3, true, ty) => {
+                    let ty = if matches!(ty, FieldType::Enum(_)) {
+                        "string"
+                    } else {
+                        "object"
+                    };
+                    json!({ "type": ty, "nullable": true, "allOf": [base] })
+                }
+                _ => self.version.nullable(base),
+            }
         } else {
             base
         };
@@ -1035,9 +1187,13 @@ impl<'a> Builder<'a> {
         op.insert("operationId".into(), id.into());
         op.insert("tags".into(), json!([svc.full_name]));
         let (summary, mut description) = split_summary(&doc_text(&m.comments));
-        if !summary.is_empty() {
-            op.insert("summary".into(), summary.into());
-        }
+        // An uncommented method is summarized by its gRPC name.
+        let summary = if summary.is_empty() {
+            format!("{}.{}", svc.name, m.name)
+        } else {
+            summary
+        };
+        op.insert("summary".into(), summary.into());
         if m.deprecated || svc.deprecated {
             op.insert("deprecated".into(), true.into());
         }
@@ -1513,7 +1669,15 @@ fn join_with(items: &[String], word: &str) -> String {
 // Writers: deterministic JSON and YAML of a `serde_json::Value`.
 
 /// Root members first, in this order; every other key of every object sorted.
-const ROOT_ORDER: &[&str] = &[MARKER_KEY, "openapi", "info", "tags", "paths", "components"];
+const ROOT_ORDER: &[&str] = &[
+    MARKER_KEY,
+    "openapi",
+    "info",
+    "servers",
+    "tags",
+    "paths",
+    "components",
+];
 
 fn ordered_keys(map: &Map<String, Value>, root: bool) -> Vec<&String> {
     let mut keys: Vec<&String> = map.keys().collect();
