@@ -2873,7 +2873,7 @@ pub struct Widget {
     /// Size.
     #[prost(int32, tag = "3")]
     pub size: i32,
-    /// Style: a nested message, masked by dotted paths.
+    /// Style: a nested message; a body key names it as a whole (`style`).
     #[prost(message, optional, tag = "4")]
     pub style: ::core::option::Option<Style>,
     /// Tags.

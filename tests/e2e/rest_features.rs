@@ -1,0 +1,313 @@
+//! REST gateway features over the conformance tree (`tests/conformance/protos`),
+//! served by the echo backend (`conformance-echo`, which answers a unary call
+//! with the request it parsed): a `PATCH` field mask filled from the body's keys.
+//! Every case runs in process (the echo server's own HTTP port) and in remote
+//! mode (a second `conformance-echo --backend` forwarding over gRPC).
+
+use crate::harness::{free_ports, within};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `conformance-echo` binary, next to the test binary's `deps/` folder
+/// (built by `cargo build --workspace` / `cargo test --workspace --all-targets`).
+fn echo_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary lives in target/<profile>/deps");
+    let bin = dir.join(format!("conformance-echo{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace first (cargo build --workspace)",
+        bin.display()
+    );
+    bin
+}
+
+/// One `conformance-echo` process, killed when dropped.
+struct EchoProcess {
+    child: Child,
+    http_port: u16,
+    grpc_port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl EchoProcess {
+    /// Starts an echo server (`backend: None`) or a remote-mode gateway in front
+    /// of one, and waits until `/readyz` answers.
+    async fn start(backend: Option<&str>) -> EchoProcess {
+        let mut last = String::new();
+        for _ in 0..4 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let log = dir.path().join("echo.log");
+            let out = File::create(&log).expect("create log");
+            let (http_port, grpc_port) = free_ports();
+            let mut cmd = Command::new(echo_binary());
+            cmd.arg("--port").arg(http_port.to_string());
+            match backend {
+                None => cmd.arg("--grpc-port").arg(grpc_port.to_string()),
+                Some(url) => cmd.arg("--backend").arg(url),
+            };
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::from(out.try_clone().expect("clone log")))
+                .stderr(Stdio::from(out))
+                .env_remove("RUST_LOG");
+            for (key, _) in std::env::vars_os() {
+                if key.to_string_lossy().starts_with("DOTLANTH__") {
+                    cmd.env_remove(key);
+                }
+            }
+            let mut echo = EchoProcess {
+                child: cmd.spawn().expect("spawn conformance-echo"),
+                http_port,
+                grpc_port,
+                log,
+                _dir: dir,
+            };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Some(status) = echo.child.try_wait().expect("try_wait") {
+                    last = format!("[exited with {status}]\n{}", echo.logs());
+                    break;
+                }
+                let ready = reqwest::Client::new()
+                    .get(format!("{}/readyz", echo.http_url()))
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await;
+                if matches!(&ready, Ok(r) if r.status() == 200) {
+                    return echo;
+                }
+                if Instant::now() > deadline {
+                    panic!("conformance-echo not ready:\n{}", echo.logs());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        panic!("conformance-echo did not start: {last}");
+    }
+
+    fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    fn grpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for EchoProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where the REST calls go.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    InProcess,
+    Remote,
+}
+
+/// An echo server and, in remote mode, a gateway in front of it.
+struct Setup {
+    _server: EchoProcess,
+    _gateway: Option<EchoProcess>,
+    base: String,
+    http: Client,
+}
+
+async fn setup(mode: Mode) -> Setup {
+    let server = EchoProcess::start(None).await;
+    let (gateway, base) = match mode {
+        Mode::InProcess => (None, server.http_url()),
+        Mode::Remote => {
+            let g = EchoProcess::start(Some(&server.grpc_url())).await;
+            let base = g.http_url();
+            (Some(g), base)
+        }
+    };
+    Setup {
+        _server: server,
+        _gateway: gateway,
+        base,
+        http: Client::new(),
+    }
+}
+
+/// One `#[tokio::test]` per mode for each case.
+macro_rules! both_modes {
+    ($case:ident) => {
+        mod $case {
+            #[tokio::test]
+            async fn in_process() {
+                super::$case(super::Mode::InProcess).await;
+            }
+            #[tokio::test]
+            async fn remote() {
+                super::$case(super::Mode::Remote).await;
+            }
+        }
+    };
+}
+
+both_modes!(patch_fills_the_update_mask_from_the_body_keys);
+
+impl Setup {
+    /// A JSON call: exact status and body.
+    async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = within(20, path, req.send()).await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text:?}"));
+        (status, value)
+    }
+}
+
+async fn patch_fills_the_update_mask_from_the_body_keys(mode: Mode) {
+    let s = &setup(mode).await;
+    let patch = |path: String, body: Value| async move {
+        s.json(Method::PATCH, &path, &[], Some(&body)).await
+    };
+
+    // Top-level keys only (JSON or proto names, sorted, each once): a nested
+    // message, a map and a repeated field are leaves; the key the lenient parser
+    // ignores is not a path; the name from the URL path is not a body key.
+    let got = patch(
+        "/v1/widgets/w1".into(),
+        json!({
+            "displayName": "Gizmo",
+            "size": 3,
+            "style": {"color": "red", "lineWeight": 2},
+            "labels": {"env": "prod"},
+            "tags": ["a", "b"],
+            "no_such_field": true,
+        }),
+    )
+    .await;
+    assert_eq!(
+        got,
+        (
+            StatusCode::OK,
+            json!({
+                "widget": {
+                    "name": "widgets/w1",
+                    "displayName": "Gizmo",
+                    "size": 3,
+                    "style": {"color": "red", "lineWeight": 2},
+                    "labels": {"env": "prod"},
+                    "tags": ["a", "b"],
+                },
+                "updateMask": "displayName,labels,size,style,tags",
+            })
+        )
+    );
+
+    // Proto names work too; a default value and a `null` (clear it) still name
+    // their field.
+    let got = patch(
+        "/v1/widgets/w2".into(),
+        json!({"display_name": null, "size": 0, "style": {"line_weight": 1}}),
+    )
+    .await;
+    assert_eq!(
+        got,
+        (
+            StatusCode::OK,
+            json!({
+                "widget": {"name": "widgets/w2", "style": {"lineWeight": 1}},
+                "updateMask": "displayName,size,style",
+            })
+        )
+    );
+
+    // A mask the caller gives (either spelling) is kept as it is.
+    for query in ["update_mask=size", "updateMask=size"] {
+        let path = format!("/v1/widgets/w3?{query}");
+        let got = patch(path, json!({"displayName": "Gizmo", "size": 4})).await;
+        assert_eq!(
+            got,
+            (
+                StatusCode::OK,
+                json!({
+                    "widget": {"name": "widgets/w3", "displayName": "Gizmo", "size": 4},
+                    "updateMask": "size",
+                })
+            ),
+            "{query}"
+        );
+    }
+    let got = patch(
+        "/v1/widgets/w3?updateMask=displayName,style.color".into(),
+        json!({"size": 4}),
+    )
+    .await;
+    assert_eq!(
+        got,
+        (
+            StatusCode::OK,
+            json!({
+                "widget": {"name": "widgets/w3", "size": 4},
+                "updateMask": "displayName,style.color",
+            })
+        )
+    );
+
+    // An empty object (or no body) names no field: no mask.
+    let got = patch("/v1/widgets/w4".into(), json!({})).await;
+    assert_eq!(
+        got,
+        (StatusCode::OK, json!({"widget": {"name": "widgets/w4"}}))
+    );
+
+    // `body: "*"` never fills the mask.
+    let got = patch(
+        "/v2/widgets/w5".into(),
+        json!({"widget": {"displayName": "Gizmo", "size": 1}}),
+    )
+    .await;
+    assert_eq!(
+        got,
+        (
+            StatusCode::OK,
+            json!({"widget": {"name": "widgets/w5", "displayName": "Gizmo", "size": 1}})
+        )
+    );
+    let got = patch(
+        "/v2/widgets/w5".into(),
+        json!({"widget": {"size": 1}, "updateMask": "size"}),
+    )
+    .await;
+    assert_eq!(
+        got,
+        (
+            StatusCode::OK,
+            json!({"widget": {"name": "widgets/w5", "size": 1}, "updateMask": "size"})
+        )
+    );
+}
