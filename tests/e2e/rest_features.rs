@@ -1,6 +1,7 @@
 //! REST gateway features over the conformance tree (`tests/conformance/protos`),
 //! served by the echo backend (`conformance-echo`, which answers a unary call
-//! with the request it parsed): a `PATCH` field mask filled from the body's keys.
+//! with the request it parsed): a `PATCH` field mask filled from the body's keys,
+//! raw `google.api.HttpBody` requests and replies (streams too).
 //! Every case runs in process (the echo server's own HTTP port) and in remote
 //! mode (a second `conformance-echo --backend` forwarding over gRPC).
 
@@ -163,8 +164,52 @@ macro_rules! both_modes {
 }
 
 both_modes!(patch_fills_the_update_mask_from_the_body_keys);
+both_modes!(http_body_requests_and_replies_are_raw);
+both_modes!(http_body_streams_are_raw_chunks);
+
+/// A raw reply: status, content type, bytes (`Err` with the bytes received when
+/// the body broke off).
+type RawReply = (StatusCode, String, Result<Vec<u8>, Vec<u8>>);
 
 impl Setup {
+    /// A call with a raw body.
+    async fn raw(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> RawReply {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .body(body.to_vec());
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = within(20, path, req.send())
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        let status = resp.status();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().expect("ascii").to_string())
+            .unwrap_or_default();
+        let mut resp = resp;
+        let mut bytes = Vec::new();
+        loop {
+            match within(20, path, resp.chunk()).await {
+                Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                Ok(None) => return (status, ct, Ok(bytes)),
+                Err(_) => return (status, ct, Err(bytes)),
+            }
+        }
+    }
+
     /// A JSON call: exact status and body.
     async fn json(
         &self,
@@ -308,6 +353,124 @@ async fn patch_fills_the_update_mask_from_the_body_keys(mode: Mode) {
         (
             StatusCode::OK,
             json!({"widget": {"name": "widgets/w5", "size": 1}, "updateMask": "size"})
+        )
+    );
+}
+
+fn ok_raw(ct: &str, body: &[u8]) -> RawReply {
+    (StatusCode::OK, ct.to_string(), Ok(body.to_vec()))
+}
+
+fn json_error(status: StatusCode, value: Value) -> RawReply {
+    (
+        status,
+        "application/json".to_string(),
+        Ok(value.to_string().into_bytes()),
+    )
+}
+
+async fn http_body_requests_and_replies_are_raw(mode: Mode) {
+    let s = &setup(mode).await;
+    let binary: Vec<u8> = (0..=255u8).rev().collect();
+
+    // The request is the raw body and its content type, and so is the reply: no
+    // JSON parsing, no 415, any bytes.
+    assert_eq!(
+        s.raw("/v1/raw", &[], Some("image/png"), &binary).await,
+        ok_raw("image/png", &binary)
+    );
+    assert_eq!(
+        s.raw("/v1/raw", &[], Some("application/json"), b"{not json")
+            .await,
+        ok_raw("application/json", b"{not json")
+    );
+    assert_eq!(
+        s.raw("/v1/raw", &[], Some("text/plain; charset=utf-8"), b"")
+            .await,
+        ok_raw("text/plain; charset=utf-8", b"")
+    );
+    // No content type in, none in the reply: octet-stream.
+    assert_eq!(
+        s.raw("/v1/raw", &[], None, b"abc").await,
+        ok_raw("application/octet-stream", b"abc")
+    );
+
+    // `body: "content"` (an HttpBody field) and `response_body: "content"`; the
+    // name comes from the path.
+    assert_eq!(
+        s.raw("/v1/uploads/u1", &[], Some("text/csv"), b"a,b\n1,2\n")
+            .await,
+        ok_raw("text/csv", b"a,b\n1,2\n")
+    );
+
+    // Errors are still JSON.
+    assert_eq!(
+        s.raw(
+            "/v1/raw",
+            &[("x-echo-error", "NOT_FOUND"), ("x-echo-message", "gone")],
+            Some("text/plain"),
+            b"x",
+        )
+        .await,
+        json_error(
+            StatusCode::NOT_FOUND,
+            json!({"code": 5, "message": "gone", "details": []})
+        )
+    );
+}
+
+async fn http_body_streams_are_raw_chunks(mode: Mode) {
+    let s = &setup(mode).await;
+
+    // Each message's bytes in turn, with the first one's content type.
+    assert_eq!(
+        s.raw(
+            "/v1/downloads",
+            &[("x-echo-count", "3")],
+            Some("text/csv"),
+            b"a,b\n"
+        )
+        .await,
+        ok_raw("text/csv", b"a,b\na,b\na,b\n")
+    );
+    // No message: an empty body.
+    assert_eq!(
+        s.raw(
+            "/v1/downloads",
+            &[("x-echo-count", "0")],
+            Some("text/csv"),
+            b"x"
+        )
+        .await,
+        ok_raw("application/octet-stream", b"")
+    );
+    // A failure before the first message is an error reply ...
+    assert_eq!(
+        s.raw(
+            "/v1/downloads",
+            &[("x-echo-count", "0"), ("x-echo-error", "UNAVAILABLE")],
+            Some("text/plain"),
+            b"x",
+        )
+        .await,
+        json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"code": 14, "message": "echo: UNAVAILABLE", "details": []})
+        )
+    );
+    // ... after it, the body breaks off (raw bytes have no room for an error).
+    assert_eq!(
+        s.raw(
+            "/v1/downloads",
+            &[("x-echo-count", "2"), ("x-echo-error", "INTERNAL")],
+            Some("text/plain"),
+            b"chunk",
+        )
+        .await,
+        (
+            StatusCode::OK,
+            "text/plain".into(),
+            Err(b"chunkchunk".to_vec())
         )
     );
 }

@@ -29,7 +29,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use prost::Message;
 use prost_reflect::{DescriptorPool, MessageDescriptor};
 use request::Strictness;
-use response::{error, frames, json_response, message_json, status_json};
+use response::{
+    RawSource, error, frames, json_response, message_json, raw_body, raw_response, status_json,
+};
 use router::{RouteError, Router};
 use serde_json::json;
 use std::sync::Arc;
@@ -160,25 +162,41 @@ impl RestGateway {
                 ));
             }
         };
-        if !binding.body.is_empty() && !body.is_empty() && !is_json(&parts.headers) {
+        let input = self.descriptor(method.input_type)?;
+        let output = self.descriptor(method.output_type)?;
+        // A `google.api.HttpBody` body takes the raw bytes, whatever their type.
+        let raw_in = request::raw_body_target(&input, binding.body);
+        if raw_in.is_none()
+            && !binding.body.is_empty()
+            && !body.is_empty()
+            && !is_json(&parts.headers)
+        {
             return Err(error(
                 Code::InvalidArgument,
                 "the body must be JSON (content-type: application/json)",
             )
             .map_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
         }
-
-        let input = self.descriptor(method.input_type)?;
-        let output = self.descriptor(method.output_type)?;
-        let message = request::build(
+        let json_body: &[u8] = if raw_in.is_some() { b"" } else { &body };
+        let mut message = request::build(
             &input,
             binding,
             &matched.variables,
             parts.uri.query(),
-            &body,
+            json_body,
             self.options.strictness,
         )
         .map_err(|e| error(Code::InvalidArgument, &e.0))?;
+        if let Some(target) = raw_in {
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            request::set_raw_body(&mut message, target, content_type, body)
+                .map_err(|e| error(Code::Internal, &e))?;
+        }
+        let raw_out = response::raw_body_source(&output, binding.response_body);
 
         let grpc_request = grpc_request(
             method.grpc_path,
@@ -205,6 +223,16 @@ impl RestGateway {
             Err(e) => return Err(backend_error(e.as_ref())),
         };
         if method.kind == MethodKind::ServerStreaming {
+            if let Some(source) = raw_out {
+                return stream::respond_raw(
+                    reply,
+                    output,
+                    source,
+                    self.options.max_body_bytes,
+                    &self.options.forward_headers,
+                )
+                .await;
+            }
             return stream::respond(
                 reply,
                 output,
@@ -218,6 +246,7 @@ impl RestGateway {
             reply,
             &output,
             binding.response_body,
+            raw_out,
             self.options.max_body_bytes,
             &self.options.forward_headers,
         )
@@ -424,6 +453,7 @@ async fn unary_reply(
     reply: http::Response<tonic::body::Body>,
     output: &MessageDescriptor,
     response_body: &str,
+    raw: Option<RawSource>,
     max_bytes: usize,
     forward: &[HeaderName],
 ) -> Result<Response, Response> {
@@ -447,6 +477,13 @@ async fn unary_reply(
             "a unary call answered with no or several messages",
         ));
     };
+    if let Some(source) = raw {
+        let (content_type, data) =
+            raw_body(output, source, message).map_err(|e| error(Code::Internal, &e))?;
+        let mut r = raw_response(&content_type, data);
+        metadata_headers(&parts.headers, r.headers_mut(), forward);
+        return Ok(r);
+    }
     let value =
         message_json(output, message, response_body).map_err(|e| error(Code::Internal, &e))?;
     let mut r = json_response(StatusCode::OK, &value);
@@ -459,6 +496,7 @@ async fn unary_reply(
 /// error`) on failure. An error before the first message is a plain error reply.
 mod stream {
     use super::*;
+    use futures_util::StreamExt;
 
     /// Reads frames out of the reply body as they arrive.
     struct Frames {
@@ -603,6 +641,87 @@ mod stream {
             Body::from_stream(stream),
             forward,
         ))
+    }
+
+    /// A server stream of `google.api.HttpBody`: each message's bytes in turn,
+    /// with the first message's content type. The response starts with the first
+    /// message; a failure before it is an error reply, after it the body is cut
+    /// short (there is no room for an error in raw bytes).
+    pub async fn respond_raw(
+        reply: http::Response<tonic::body::Body>,
+        output: MessageDescriptor,
+        source: RawSource,
+        max: usize,
+        forward: &[HeaderName],
+    ) -> Result<Response, Response> {
+        let (parts, body) = reply.into_parts();
+        let headers = parts.headers;
+        if let Some(status) = tonic::Status::from_header_map(&headers) {
+            if status.code() != Code::Ok {
+                let mut r = error(status.code(), status.message());
+                metadata_headers(&headers, r.headers_mut(), forward);
+                return Err(r);
+            }
+            let mut r = raw_response("", Bytes::new());
+            metadata_headers(&headers, r.headers_mut(), forward);
+            return Ok(r);
+        }
+        let mut frames = Frames {
+            body,
+            buf: BytesMut::new(),
+            trailers: None,
+            done: false,
+            max,
+        };
+        let (content_type, first) = match frames.next().await {
+            Item::Message(m) => {
+                raw_body(&output, source, &m).map_err(|e| error(Code::Internal, &e))?
+            }
+            Item::End => {
+                let status = call_status(&headers, frames.trailers.as_ref());
+                let mut r = if status.code() == Code::Ok {
+                    raw_response("", Bytes::new())
+                } else {
+                    error(status.code(), status.message())
+                };
+                metadata_headers(&headers, r.headers_mut(), forward);
+                return if status.code() == Code::Ok {
+                    Ok(r)
+                } else {
+                    Err(r)
+                };
+            }
+            Item::Failed(msg) => return Err(error(Code::Unavailable, &msg)),
+        };
+        let head = headers.clone();
+        let rest =
+            futures_util::stream::unfold(Some((frames, output, head)), move |state| async move {
+                let (mut frames, output, head) = state?;
+                let why = match frames.next().await {
+                    Item::Message(m) => match raw_body(&output, source, &m) {
+                        Ok((_, data)) => return Some((Ok(data), Some((frames, output, head)))),
+                        Err(e) => e,
+                    },
+                    Item::End => {
+                        let status = call_status(&head, frames.trailers.as_ref());
+                        if status.code() == Code::Ok {
+                            return None;
+                        }
+                        format!("{:?}: {}", status.code(), status.message())
+                    }
+                    Item::Failed(msg) => msg,
+                };
+                tracing::warn!(error = %why, "a raw stream failed: its body is cut short");
+                // Pending once first, so the server flushes what was sent before
+                // the body fails and the connection is dropped.
+                tokio::task::yield_now().await;
+                Some((Err(std::io::Error::other(why)), None))
+            });
+        let chunks = futures_util::stream::once(async move { Ok(first) }).chain(rest);
+        let mut r = raw_response(&content_type, Bytes::new());
+        *r.body_mut() = Body::from_stream(chunks);
+        metadata_headers(&headers, r.headers_mut(), forward);
+        Ok(r)
     }
 
     fn stream_response(

@@ -87,6 +87,65 @@ pub fn build(
     Ok(message)
 }
 
+/// Where a raw HTTP body goes: the request is a `google.api.HttpBody` (with
+/// `body: "*"`), or the body field is one.
+#[derive(Clone, Copy, Debug)]
+pub enum RawTarget {
+    /// The whole request.
+    Whole,
+    /// This field of the request (by number).
+    Field(u32),
+}
+
+/// Whether the binding's body is taken raw, as a `google.api.HttpBody`.
+pub fn raw_body_target(input: &MessageDescriptor, body: &str) -> Option<RawTarget> {
+    const HTTP_BODY: &str = super::response::HTTP_BODY;
+    match body {
+        "" => None,
+        "*" => (input.full_name() == HTTP_BODY).then_some(RawTarget::Whole),
+        field => {
+            let f = input.get_field_by_name(field)?;
+            match f.kind() {
+                Kind::Message(m) if m.full_name() == HTTP_BODY && !f.is_list() => {
+                    Some(RawTarget::Field(f.number()))
+                }
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Puts the raw body and its content type into the request's
+/// `google.api.HttpBody` (`data`, `content_type`).
+pub fn set_raw_body(
+    message: &mut DynamicMessage,
+    target: RawTarget,
+    content_type: String,
+    data: bytes::Bytes,
+) -> Result<(), String> {
+    let fill = |body: &mut DynamicMessage| -> Result<(), String> {
+        body.try_set_field_by_name("content_type", ReflectValue::String(content_type))
+            .and_then(|()| body.try_set_field_by_name("data", ReflectValue::Bytes(data)))
+            .map_err(|e| format!("google.api.HttpBody: {e}"))
+    };
+    match target {
+        RawTarget::Whole => fill(message),
+        RawTarget::Field(number) => {
+            let field = message
+                .descriptor()
+                .get_field(number)
+                .ok_or("the body field is missing")?;
+            let Kind::Message(body_type) = field.kind() else {
+                return Err("the body field is not a message".into());
+            };
+            let mut body = DynamicMessage::new(body_type);
+            fill(&mut body)?;
+            message.set_field(&field, ReflectValue::Message(body));
+            Ok(())
+        }
+    }
+}
+
 /// The field mask a `PATCH` body implies (the binding's
 /// [`update_mask`](HttpBinding::update_mask)): the **top-level** keys of the body
 /// object that name fields of the body field's message, as proto field names

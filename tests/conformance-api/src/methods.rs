@@ -298,6 +298,32 @@ pub static METHODS: &[MethodInfo] = &[
     },
     MethodInfo {
         service: "conformance.v1.RawService",
+        method: "Download",
+        grpc_path: "/conformance.v1.RawService/Download",
+        input_type: "google.api.HttpBody",
+        output_type: "google.api.HttpBody",
+        kind: MethodKind::ServerStreaming,
+        idempotency: Idempotency::Unknown,
+        public: false,
+        scopes: &[],
+        http: &[
+            HttpBinding {
+                method: "POST",
+                path: "/v1/downloads",
+                segments: &[PathSegment::Literal("v1"), PathSegment::Literal("downloads")],
+                variables: &[
+                ],
+                verb: "",
+                body: "*",
+                response_body: "",
+                update_mask: "",
+            },
+        ],
+        graphql: GraphqlPlacement::Subscription,
+        deprecated: false,
+    },
+    MethodInfo {
+        service: "conformance.v1.RawService",
         method: "Echo",
         grpc_path: "/conformance.v1.RawService/Echo",
         input_type: "google.api.HttpBody",
