@@ -1,7 +1,8 @@
 //! REST gateway features over the conformance tree (`tests/conformance/protos`),
 //! served by the echo backend (`conformance-echo`, which answers a unary call
 //! with the request it parsed): a `PATCH` field mask filled from the body's keys,
-//! raw `google.api.HttpBody` requests and replies (streams too).
+//! raw `google.api.HttpBody` requests and replies (streams too), and status
+//! details (`grpc-status-details-bin`) in error bodies.
 //! Every case runs in process (the echo server's own HTTP port) and in remote
 //! mode (a second `conformance-echo --backend` forwarding over gRPC).
 
@@ -123,7 +124,7 @@ enum Mode {
 
 /// An echo server and, in remote mode, a gateway in front of it.
 struct Setup {
-    _server: EchoProcess,
+    server: EchoProcess,
     _gateway: Option<EchoProcess>,
     base: String,
     http: Client,
@@ -140,7 +141,7 @@ async fn setup(mode: Mode) -> Setup {
         }
     };
     Setup {
-        _server: server,
+        server,
         _gateway: gateway,
         base,
         http: Client::new(),
@@ -166,12 +167,29 @@ macro_rules! both_modes {
 both_modes!(patch_fills_the_update_mask_from_the_body_keys);
 both_modes!(http_body_requests_and_replies_are_raw);
 both_modes!(http_body_streams_are_raw_chunks);
+both_modes!(status_details_render_as_proto3_json);
 
 /// A raw reply: status, content type, bytes (`Err` with the bytes received when
 /// the body broke off).
 type RawReply = (StatusCode, String, Result<Vec<u8>, Vec<u8>>);
 
 impl Setup {
+    /// A GET answered with newline-delimited JSON: status and lines.
+    async fn ndjson(&self, path: &str, headers: &[(&str, &str)]) -> (StatusCode, Vec<Value>) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = within(20, path, req.send()).await.expect("request");
+        let status = resp.status();
+        let text = within(20, path, resp.text()).await.expect("body");
+        let lines = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+            .collect();
+        (status, lines)
+    }
+
     /// A call with a raw body.
     async fn raw(
         &self,
@@ -473,4 +491,215 @@ async fn http_body_streams_are_raw_chunks(mode: Mode) {
             Err(b"chunkchunk".to_vec())
         )
     );
+}
+
+/// `google.rpc.Status`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
+}
+
+/// `google.rpc.BadRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct BadRequest {
+    #[prost(message, repeated, tag = "1")]
+    field_violations: Vec<FieldViolation>,
+}
+
+/// `google.rpc.BadRequest.FieldViolation`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct FieldViolation {
+    #[prost(string, tag = "1")]
+    field: String,
+    #[prost(string, tag = "2")]
+    description: String,
+}
+
+/// `google.rpc.ErrorInfo`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ErrorInfo {
+    #[prost(string, tag = "1")]
+    reason: String,
+    #[prost(string, tag = "2")]
+    domain: String,
+    #[prost(map = "string, string", tag = "3")]
+    metadata: std::collections::HashMap<String, String>,
+}
+
+fn any(type_name: &str, message: &impl prost::Message) -> prost_types::Any {
+    prost_types::Any {
+        type_url: format!("type.googleapis.com/{type_name}"),
+        value: message.encode_to_vec(),
+    }
+}
+
+async fn status_details_render_as_proto3_json(mode: Mode) {
+    use prost::Message;
+    let s = &setup(mode).await;
+    let status = RpcStatus {
+        code: 3,
+        message: "bad item".into(),
+        details: vec![
+            any(
+                "google.rpc.BadRequest",
+                &BadRequest {
+                    field_violations: vec![FieldViolation {
+                        field: "id".into(),
+                        description: "must be a number".into(),
+                    }],
+                },
+            ),
+            any(
+                "google.rpc.ErrorInfo",
+                &ErrorInfo {
+                    reason: "ITEM_ID".into(),
+                    domain: "example.com".into(),
+                    metadata: [("min".to_string(), "1".to_string())].into(),
+                },
+            ),
+            prost_types::Any {
+                type_url: "type.googleapis.com/example.v1.Unknown".into(),
+                value: vec![0x08, 0x96, 0x01],
+            },
+        ],
+    };
+    let bin = status.encode_to_vec();
+    let b64 = crate::rest::base64(&bin);
+    let details = json!([
+        {
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": [{"field": "id", "description": "must be a number"}],
+        },
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "ITEM_ID",
+            "domain": "example.com",
+            "metadata": {"min": "1"},
+        },
+        {"@type": "type.googleapis.com/example.v1.Unknown", "value": "CJYB"},
+    ]);
+    let failing = |code: &'static str| {
+        [
+            ("x-echo-error", code),
+            ("x-echo-message", "bad item"),
+            ("x-echo-status-details-bin", b64.as_str()),
+        ]
+    };
+
+    // A unary call.
+    assert_eq!(
+        s.json(
+            Method::GET,
+            "/v1/items/x",
+            &failing("INVALID_ARGUMENT"),
+            None
+        )
+        .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 3, "message": "bad item", "details": details})
+        )
+    );
+
+    // A stream's error line (the stream has started: the echo sends its headers
+    // before failing, even with no message).
+    let mut headers = failing("FAILED_PRECONDITION").to_vec();
+    headers.push(("x-echo-count", "0"));
+    assert_eq!(
+        s.ndjson("/v1/watch", &headers).await,
+        (
+            StatusCode::OK,
+            vec![json!({"error": {"code": 9, "message": "bad item", "details": details}})]
+        )
+    );
+    headers.pop();
+    headers.push(("x-echo-count", "1"));
+    assert_eq!(
+        s.ndjson("/v1/watch?int32Value=7", &headers).await,
+        (
+            StatusCode::OK,
+            vec![
+                json!({"result": {"int32Value": 7}}),
+                json!({"error": {"code": 9, "message": "bad item", "details": details}}),
+            ]
+        )
+    );
+    // A raw (HttpBody) stream that fails before its first message.
+    let mut headers = failing("ABORTED").to_vec();
+    headers.push(("x-echo-count", "0"));
+    assert_eq!(
+        s.raw("/v1/downloads", &headers, Some("text/plain"), b"x")
+            .await,
+        json_error(
+            StatusCode::CONFLICT,
+            json!({"code": 10, "message": "bad item", "details": details})
+        )
+    );
+
+    // Details that are no google.rpc.Status are left out, never a 500.
+    let not_a_status = crate::rest::base64(&[0xff, 0xff, 0xff]);
+    assert_eq!(
+        s.json(
+            Method::GET,
+            "/v1/items/x",
+            &[
+                ("x-echo-error", "NOT_FOUND"),
+                ("x-echo-status-details-bin", &not_a_status),
+            ],
+            None,
+        )
+        .await,
+        (
+            StatusCode::NOT_FOUND,
+            json!({"code": 5, "message": "echo: NOT_FOUND", "details": []})
+        )
+    );
+    // The echo refuses a header that is not base64.
+    assert_eq!(
+        s.json(
+            Method::GET,
+            "/v1/items/x",
+            &[
+                ("x-echo-error", "NOT_FOUND"),
+                ("x-echo-status-details-bin", "not base64!"),
+            ],
+            None,
+        )
+        .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({
+                "code": 3,
+                "message": "x-echo-status-details-bin is not base64",
+                "details": [],
+            })
+        )
+    );
+
+    // A gRPC client gets the details as they were sent.
+    let mut client =
+        conformance_api::conformance::v1::routing_service_client::RoutingServiceClient::connect(
+            s.server.grpc_url(),
+        )
+        .await
+        .expect("connect");
+    let mut request = tonic::Request::new(conformance_api::conformance::v1::RouteProbe::default());
+    let md = request.metadata_mut();
+    md.insert("x-echo-error", "INVALID_ARGUMENT".parse().unwrap());
+    md.insert("x-echo-message", "bad item".parse().unwrap());
+    md.insert_bin(
+        "x-echo-status-details-bin",
+        tonic::metadata::MetadataValue::from_bytes(&bin),
+    );
+    let err = within(20, "GetItem", client.get_item(request))
+        .await
+        .expect_err("the echo fails the call");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(err.message(), "bad item");
+    assert_eq!(err.details(), bin.as_slice());
 }

@@ -14,9 +14,12 @@
 // size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod details;
 pub mod request;
 pub mod response;
 pub mod router;
+#[rustfmt::skip]
+mod rpc_descriptor_set;
 
 use crate::gate::Surface;
 use crate::grpc_layer::GateService;
@@ -24,13 +27,15 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
+use details::DetailTypes;
 use dotlanth_meta::{Api, MethodKind};
 use http_body_util::{BodyExt, Full, Limited};
 use prost::Message;
 use prost_reflect::{DescriptorPool, MessageDescriptor};
 use request::Strictness;
 use response::{
-    RawSource, error, frames, json_response, message_json, raw_body, raw_response, status_json,
+    RawSource, error, frames, json_response, message_json, raw_body, raw_response,
+    status_details_json, status_error, status_json,
 };
 use router::{RouteError, Router};
 use serde_json::json;
@@ -77,6 +82,8 @@ pub struct RestOptions {
 pub struct RestGateway {
     router: Router,
     pool: DescriptorPool,
+    /// Types of status details, for error bodies.
+    details: DetailTypes,
     backend: Backend,
     options: RestOptions,
 }
@@ -96,6 +103,7 @@ impl RestGateway {
         let pool = DescriptorPool::decode(api.file_descriptor_set)?;
         Ok(Arc::new(RestGateway {
             router: Router::new(api.methods),
+            details: DetailTypes::new(pool.clone())?,
             pool,
             backend,
             options,
@@ -228,6 +236,7 @@ impl RestGateway {
                     reply,
                     output,
                     source,
+                    &self.details,
                     self.options.max_body_bytes,
                     &self.options.forward_headers,
                 )
@@ -237,6 +246,7 @@ impl RestGateway {
                 reply,
                 output,
                 binding.response_body,
+                self.details.clone(),
                 wants_sse(&parts.headers),
                 self.options.max_body_bytes,
                 &self.options.forward_headers,
@@ -247,6 +257,7 @@ impl RestGateway {
             &output,
             binding.response_body,
             raw_out,
+            &self.details,
             self.options.max_body_bytes,
             &self.options.forward_headers,
         )
@@ -301,8 +312,28 @@ fn backend_error(e: &(dyn std::error::Error + 'static)) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::grpc_timeout;
+    use super::{grpc_timeout, header_status};
+    use axum::http::HeaderMap;
     use std::time::Duration;
+    use tonic::Code;
+
+    #[test]
+    fn a_details_header_that_is_not_base64_is_dropped() {
+        let mut h = HeaderMap::new();
+        h.insert("grpc-status", "5".parse().unwrap());
+        h.insert("grpc-message", "gone".parse().unwrap());
+        h.insert("grpc-status-details-bin", "not base64!".parse().unwrap());
+        let s = header_status(&h).expect("a status");
+        assert_eq!(
+            (s.code(), s.message(), s.details()),
+            (Code::NotFound, "gone", &b""[..])
+        );
+        // Valid details (padded or not) are kept.
+        for v in ["CAU", "CAU="] {
+            h.insert("grpc-status-details-bin", v.parse().unwrap());
+            assert_eq!(header_status(&h).unwrap().details(), &[8, 5][..], "{v}");
+        }
+    }
 
     #[test]
     fn grpc_timeout_header() {
@@ -426,9 +457,25 @@ fn grpc_request(
 /// (trailers-only answers).
 fn call_status(headers: &HeaderMap, trailers: Option<&HeaderMap>) -> tonic::Status {
     trailers
-        .and_then(tonic::Status::from_header_map)
-        .or_else(|| tonic::Status::from_header_map(headers))
+        .and_then(header_status)
+        .or_else(|| header_status(headers))
         .unwrap_or_else(|| tonic::Status::unknown("the call ended without a status"))
+}
+
+/// The status in a header map, if any. A `grpc-status-details-bin` that is not
+/// base64 is dropped first (tonic would panic on it; a remote backend can send
+/// anything).
+fn header_status(map: &HeaderMap) -> Option<tonic::Status> {
+    let details = tonic::Status::GRPC_STATUS_DETAILS;
+    match map.get(&details) {
+        Some(v) if !details::valid_details_header(v.as_bytes()) => {
+            tracing::warn!("the backend sent a grpc-status-details-bin that is not base64");
+            let mut clean = map.clone();
+            clean.remove(&details);
+            tonic::Status::from_header_map(&clean)
+        }
+        _ => tonic::Status::from_header_map(map),
+    }
 }
 
 /// Response metadata as `Grpc-Metadata-<k>` headers (and the forwarded ones
@@ -454,6 +501,7 @@ async fn unary_reply(
     output: &MessageDescriptor,
     response_body: &str,
     raw: Option<RawSource>,
+    types: &DetailTypes,
     max_bytes: usize,
     forward: &[HeaderName],
 ) -> Result<Response, Response> {
@@ -466,7 +514,7 @@ async fn unary_reply(
     let bytes: Bytes = collected.to_bytes();
     let status = call_status(&parts.headers, trailers.as_ref());
     if status.code() != Code::Ok {
-        let mut r = error(status.code(), status.message());
+        let mut r = status_error(&status, types);
         metadata_headers(&parts.headers, r.headers_mut(), forward);
         return Err(r);
     }
@@ -570,6 +618,7 @@ mod stream {
         reply: http::Response<tonic::body::Body>,
         output: MessageDescriptor,
         response_body: &'static str,
+        types: DetailTypes,
         sse: bool,
         max: usize,
         forward: &[HeaderName],
@@ -579,9 +628,9 @@ mod stream {
         // A trailers-only answer failed before any message: it gets its own HTTP
         // status. Otherwise the stream starts now (headers go out at once, so
         // EventSource opens even when the first event is far away).
-        if let Some(status) = tonic::Status::from_header_map(&headers) {
+        if let Some(status) = header_status(&headers) {
             if status.code() != Code::Ok {
-                let mut r = error(status.code(), status.message());
+                let mut r = status_error(&status, &types);
                 metadata_headers(&headers, r.headers_mut(), forward);
                 return Err(r);
             }
@@ -607,7 +656,7 @@ mod stream {
                 ),
             }
         };
-        let head = headers.clone();
+        let head = (headers.clone(), types);
         let stream =
             futures_util::stream::unfold(Some((frames, render, head)), move |state| async move {
                 let (mut frames, render, head) = state?;
@@ -620,12 +669,12 @@ mod stream {
                         ))
                     }
                     Item::End => {
-                        let status = call_status(&head, frames.trailers.as_ref());
+                        let (head, types) = &head;
+                        let status = call_status(head, frames.trailers.as_ref());
                         if status.code() == Code::Ok {
                             None
                         } else {
-                            let e =
-                                json!({ "error": status_json(status.code(), status.message()) });
+                            let e = json!({ "error": status_details_json(&status, types) });
                             Some((Ok(line(&e, Some("error"), sse)), None))
                         }
                     }
@@ -651,14 +700,15 @@ mod stream {
         reply: http::Response<tonic::body::Body>,
         output: MessageDescriptor,
         source: RawSource,
+        types: &DetailTypes,
         max: usize,
         forward: &[HeaderName],
     ) -> Result<Response, Response> {
         let (parts, body) = reply.into_parts();
         let headers = parts.headers;
-        if let Some(status) = tonic::Status::from_header_map(&headers) {
+        if let Some(status) = header_status(&headers) {
             if status.code() != Code::Ok {
-                let mut r = error(status.code(), status.message());
+                let mut r = status_error(&status, types);
                 metadata_headers(&headers, r.headers_mut(), forward);
                 return Err(r);
             }
@@ -682,7 +732,7 @@ mod stream {
                 let mut r = if status.code() == Code::Ok {
                     raw_response("", Bytes::new())
                 } else {
-                    error(status.code(), status.message())
+                    status_error(&status, types)
                 };
                 metadata_headers(&headers, r.headers_mut(), forward);
                 return if status.code() == Code::Ok {

@@ -1,6 +1,7 @@
 //! gRPC answers → HTTP: messages as proto3 JSON, statuses as `google.rpc.Status`
 //! JSON with the standard HTTP status.
 
+use super::details::DetailTypes;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -34,9 +35,37 @@ pub fn status_json(code: Code, message: &str) -> serde_json::Value {
     json!({ "code": code as i32, "message": message, "details": [] })
 }
 
+/// A gRPC status as `google.rpc.Status` JSON, its details (from
+/// `grpc-status-details-bin`) rendered by `types`.
+pub fn status_details_json(status: &tonic::Status, types: &DetailTypes) -> serde_json::Value {
+    json!({
+        "code": status.code() as i32,
+        "message": status.message(),
+        "details": types.render(status.details()),
+    })
+}
+
+/// The error response for a gRPC status, with its details.
+pub fn status_error(status: &tonic::Status, types: &DetailTypes) -> Response {
+    with_challenge(
+        json_response(
+            http_status(status.code()),
+            &status_details_json(status, types),
+        ),
+        status.code(),
+    )
+}
+
 /// An error response: mapped HTTP status, `google.rpc.Status` JSON body.
 pub fn error(code: Code, message: &str) -> Response {
-    let mut response = json_response(http_status(code), &status_json(code, message));
+    with_challenge(
+        json_response(http_status(code), &status_json(code, message)),
+        code,
+    )
+}
+
+/// `WWW-Authenticate: Bearer` on 401s.
+fn with_challenge(mut response: Response, code: Code) -> Response {
     if code == Code::Unauthenticated {
         response
             .headers_mut()
@@ -58,7 +87,7 @@ pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response 
 
 /// Options of every JSON we write: lowerCamel names, 64-bit integers as strings,
 /// enums by name, default values left out.
-const SERIALIZE: SerializeOptions = SerializeOptions::new()
+pub(crate) const SERIALIZE: SerializeOptions = SerializeOptions::new()
     .stringify_64_bit_integers(true)
     .use_proto_field_name(false)
     .skip_default_fields(true);
