@@ -682,13 +682,13 @@ async fn status_details_render_as_proto3_json(mode: Mode) {
     );
 
     // A gRPC client gets the details as they were sent.
-    let mut client =
-        conformance_api::conformance::v1::routing_service_client::RoutingServiceClient::connect(
-            s.server.grpc_url(),
-        )
+    use conformance_api::conformance::v1::{
+        RouteProbe, routing_service_client::RoutingServiceClient,
+    };
+    let mut client = RoutingServiceClient::connect(s.server.grpc_url())
         .await
         .expect("connect");
-    let mut request = tonic::Request::new(conformance_api::conformance::v1::RouteProbe::default());
+    let mut request = tonic::Request::new(RouteProbe::default());
     let md = request.metadata_mut();
     md.insert("x-echo-error", "INVALID_ARGUMENT".parse().unwrap());
     md.insert("x-echo-message", "bad item".parse().unwrap());
