@@ -237,6 +237,11 @@ pub struct HttpBinding {
     pub body: BodyMapping,
     /// `response_body`: a top-level response field that is the whole HTTP body.
     pub response_body: Option<String>,
+    /// The request's `google.protobuf.FieldMask` field that a REST call fills from
+    /// the body's keys when the caller leaves it out: set on `PATCH` bindings
+    /// whose body is a singular message field, when the request has exactly one
+    /// top-level singular `FieldMask` field (other than the body field).
+    pub update_mask: Option<String>,
 }
 
 /// A message type.

@@ -44,6 +44,29 @@ pub const SCALAR_JSON_WKTS: &[&str] = &[
     "google.protobuf.BytesValue",
 ];
 
+/// The field a `PATCH` binding with `body: "<body>"` fills from the body's keys:
+/// the one top-level singular `google.protobuf.FieldMask` field of `input`
+/// besides `body`, when `body` is a singular message field (not a well-known
+/// type). None when there is no such field or more than one (which one the
+/// keys would be for is then unclear).
+fn update_mask_field(input: &MessageDescriptor, body: &str) -> Option<String> {
+    let body_field = input.get_field_by_name(body)?;
+    match body_field.kind() {
+        Kind::Message(m)
+            if !body_field.is_list()
+                && !body_field.is_map()
+                && m.package_name() != "google.protobuf" => {}
+        _ => return None,
+    }
+    let mut masks = input.fields().filter(|f| {
+        f.name() != body
+            && !f.is_list()
+            && matches!(f.kind(), Kind::Message(m) if m.full_name() == "google.protobuf.FieldMask")
+    });
+    let mask = masks.next()?;
+    masks.next().is_none().then(|| mask.name().to_string())
+}
+
 /// Builds the model for `files` (the files to generate) out of `pool` (which holds
 /// them and all their imports).
 pub fn build(pool: &DescriptorPool, files: &[String]) -> Result<Api, Vec<Diagnostic>> {
@@ -531,12 +554,17 @@ impl Builder<'_> {
                 Some(r)
             }
         };
+        let update_mask = match (&method, &body) {
+            (HttpMethod::Patch, BodyMapping::Field(f)) => update_mask_field(&input, f),
+            _ => None,
+        };
         if let Some(template) = template {
             out.push(HttpBinding {
                 method,
                 template,
                 body,
                 response_body,
+                update_mask,
             });
         }
 

@@ -30,6 +30,7 @@ pub static METHODS: &[MethodInfo] = &[
                 verb: {{ h.verb }},
                 body: {{ h.body }},
                 response_body: {{ h.response_body }},
+                update_mask: {{ h.update_mask }},
             },
 {%- endfor %}
         ],

@@ -1490,3 +1490,27 @@ fn templates_of_one_shape_share_a_path_item() {
         "{p}"
     );
 }
+
+#[test]
+fn http_bodies_are_raw_bytes_of_any_type() {
+    let tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/protos");
+    let doc = doc(&ok(&compile_tree(&tree)));
+    let raw = json!({ "*/*": { "schema": { "type": "string", "format": "binary" } } });
+    // The request is an HttpBody (`body: "*"`), the body field is one, the reply
+    // is one or its `response_body` field is; a stream of them too.
+    for path in ["/v1/raw", "/v1/uploads/{name}", "/v1/downloads"] {
+        let op = op(&doc, "post", path);
+        assert_eq!(op["requestBody"]["content"], raw, "{path}");
+        assert_eq!(op["responses"]["200"]["content"], raw, "{path}");
+    }
+    assert_eq!(
+        op(&doc, "post", "/v1/downloads")["x-dotlanth-streaming"],
+        "server"
+    );
+    // Nothing describes an HttpBody as JSON any more.
+    assert!(
+        doc["components"]["schemas"]
+            .get("google.api.HttpBody")
+            .is_none()
+    );
+}

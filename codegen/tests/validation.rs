@@ -1197,3 +1197,60 @@ fn generate_rejects_an_invalid_crate_name() {
         other => panic!("expected Error::Options, got {other:?}"),
     }
 }
+
+#[test]
+fn patch_bindings_name_the_field_mask_the_body_keys_fill() {
+    let src = r#"syntax = "proto3";
+
+package test.v1;
+
+import "google/api/annotations.proto";
+import "google/protobuf/field_mask.proto";
+import "google/protobuf/struct.proto";
+
+service Masks {
+  rpc One(OneMask) returns (OneMask) {
+    option (google.api.http) = {
+      patch: "/v1/{item.name=items/*}"
+      body: "item"
+      additional_bindings { patch: "/v2/{item.name=items/*}" body: "*" }
+      additional_bindings { put: "/v3/{item.name=items/*}" body: "item" }
+      additional_bindings { patch: "/v4/{item.name=items/*}" body: "note" }
+      additional_bindings { patch: "/v5/{item.name=items/*}" body: "meta" }
+    };
+  }
+  rpc Two(TwoMasks) returns (TwoMasks) {
+    option (google.api.http) = { patch: "/v1/two/{item.name}" body: "item" };
+  }
+}
+
+message Item {
+  string name = 1;
+}
+
+message OneMask {
+  Item item = 1;
+  google.protobuf.FieldMask mask = 2;
+  string note = 3;
+  google.protobuf.Struct meta = 4;
+}
+
+message TwoMasks {
+  Item item = 1;
+  google.protobuf.FieldMask a = 2;
+  google.protobuf.FieldMask b = 3;
+}
+"#;
+    let api = model(&[("test/v1/masks.proto", src)]);
+    let masks = |name: &str| -> Vec<Option<String>> {
+        let (_, m) = api.methods().find(|(_, m)| m.name == name).unwrap();
+        m.http.iter().map(|h| h.update_mask.clone()).collect()
+    };
+    // Only PATCH with a message field body (not `*`, a scalar or a well-known type).
+    assert_eq!(
+        masks("One"),
+        [Some("mask".to_string()), None, None, None, None]
+    );
+    // Two masks: which one the keys are for is unclear.
+    assert_eq!(masks("Two"), [None]);
+}

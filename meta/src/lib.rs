@@ -75,6 +75,11 @@ pub struct HttpBinding {
     pub body: &'static str,
     /// `response_body`: empty, or a top-level response field.
     pub response_body: &'static str,
+    /// The request's `google.protobuf.FieldMask` field to fill from the body's
+    /// keys when the caller leaves it out, or empty. Set by the generator on
+    /// `PATCH` bindings whose body is a message field (never `*`) when the request
+    /// has exactly one other top-level `FieldMask` field.
+    pub update_mask: &'static str,
 }
 
 /// One segment of a path template.

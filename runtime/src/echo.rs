@@ -12,7 +12,9 @@
 //!   a bidi stream answers each request;
 //! - `x-echo-error: <code>` (a canonical name such as `NOT_FOUND`, or a number)
 //!   makes the call fail with that code and `x-echo-message` (default
-//!   `echo: <CODE>`), after the stream's messages;
+//!   `echo: <CODE>`), after the stream's messages; `x-echo-status-details-bin:
+//!   <base64 of a google.rpc.Status>` becomes that status's details
+//!   (`grpc-status-details-bin`);
 //! - `x-echo-delay-ms: <n>` waits that long first (at most a minute);
 //! - every answer carries `x-echo-method: <package.Service/Method>`.
 //!
@@ -47,6 +49,7 @@ pub const ECHO_HEADERS: &[&str] = &[
     "x-echo-count",
     "x-echo-delay-ms",
     "x-echo-method",
+    "x-echo-status-details-bin",
 ];
 
 /// Most messages one echoed stream sends.
@@ -255,7 +258,18 @@ impl Instructions {
                         Some(m) => m.to_string(),
                         None => format!("echo: {}", code_name(code)),
                     };
-                    Some(Status::with_metadata(code, message, metadata.clone()))
+                    let details = match headers.get_bin("x-echo-status-details-bin") {
+                        None => Bytes::new(),
+                        Some(v) => v.to_bytes().map_err(|_| {
+                            bad("x-echo-status-details-bin is not base64".to_string())
+                        })?,
+                    };
+                    Some(Status::with_details_and_metadata(
+                        code,
+                        message,
+                        details,
+                        metadata.clone(),
+                    ))
                 }
             },
         };

@@ -15,4 +15,5 @@ mod observability;
 mod openapi;
 mod python;
 mod rest;
+mod rest_features;
 mod schemathesis;

@@ -1,5 +1,6 @@
 //! The OpenAPI documents: served as generated, valid per `openapi-spec-validator`
-//! (a validator we did not write), for our API and for the second proto tree.
+//! (a validator we did not write), for our API, the second proto tree and the
+//! conformance tree.
 
 use crate::harness::{DEV_TOKEN, Server, ServerOpts, workspace};
 use serde_json::{Value, json};
@@ -27,6 +28,8 @@ fn generated_documents_are_valid_openapi() {
         "generated/openapi/openapi.json",
         "tests/library-api/openapi/openapi.yaml",
         "tests/library-api/openapi/openapi.json",
+        "tests/conformance-api/openapi/openapi.yaml",
+        "tests/conformance-api/openapi/openapi.json",
     ] {
         let out = std::process::Command::new(validator())
             .arg(workspace().join(doc))

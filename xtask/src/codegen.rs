@@ -39,6 +39,36 @@ const TREES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The `google.rpc` status and error-detail types (from `proto/`), compiled into
+/// the runtime as a descriptor set so the REST surface can render
+/// `grpc-status-details-bin` as proto3 JSON whatever API it serves:
+/// `(proto tree, files, crate, file written in the crate)`.
+const RPC_DESCRIPTORS: (&str, &[&str], &str, &str) = (
+    "proto",
+    &["google/rpc/error_details.proto", "google/rpc/status.proto"],
+    "runtime",
+    "src/rest/rpc_descriptor_set.rs",
+);
+
+/// The runtime's `google.rpc` descriptor set, by the generator's descriptor
+/// emitter (the same bytes for the same protos, imports included).
+fn rpc_descriptors(root: &Path) -> Result<dotlanth_codegen::GeneratedFile> {
+    let (protos, files, _, path) = RPC_DESCRIPTORS;
+    let mut resolver = protox::file::ChainFileResolver::new();
+    resolver.add(protox::file::GoogleFileResolver::new());
+    resolver.add(protox::file::IncludeFileResolver::new(root.join(protos)));
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
+    compiler.include_imports(true);
+    compiler
+        .open_files(files)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let names: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+    let mut file = dotlanth_codegen::emit::descriptor::emit(&compiler.descriptor_pool(), &names)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    file.path = path.to_string();
+    Ok(file)
+}
+
 pub fn run(args: GenArgs) -> Result<()> {
     let root = crate::root();
     let trees: Vec<(PathBuf, PathBuf, dotlanth_codegen::Options)> = match (&args.protos, &args.out)
@@ -70,6 +100,20 @@ pub fn run(args: GenArgs) -> Result<()> {
         } else {
             write(out, &files)?;
             println!("wrote {} files to {}", files.len(), out.display());
+        }
+    }
+    if args.protos.is_none() {
+        let file = rpc_descriptors(&root)?;
+        let out = root.join(RPC_DESCRIPTORS.2);
+        let target = out.join(&file.path);
+        if args.check {
+            if fs::read(&target).ok().as_deref() != Some(file.contents.as_slice()) {
+                stale.push(format!("{}/{} (differs)", RPC_DESCRIPTORS.2, file.path));
+            }
+        } else if fs::read(&target).ok().as_deref() != Some(file.contents.as_slice()) {
+            fs::write(&target, &file.contents)
+                .with_context(|| format!("writing {}", target.display()))?;
+            println!("wrote {}", target.display());
         }
     }
     if !stale.is_empty() {

@@ -39,6 +39,7 @@ struct HttpRow {
     verb: String,
     body: String,
     response_body: String,
+    update_mask: String,
 }
 
 struct VariableRow {
@@ -125,6 +126,7 @@ pub fn emit(api: &Api) -> Result<GeneratedFile, String> {
                         verb: lit(h.template.verb.as_deref().unwrap_or("")),
                         body: lit(h.body.as_str()),
                         response_body: lit(h.response_body.as_deref().unwrap_or("")),
+                        update_mask: lit(h.update_mask.as_deref().unwrap_or("")),
                     }
                 })
                 .collect(),

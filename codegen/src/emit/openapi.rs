@@ -27,10 +27,14 @@
 //!   also accepts proto names); repeated scalars are `form` arrays with
 //!   `explode: true`. Maps, repeated messages, non-scalar well-known types and
 //!   message cycles are not query parameters (the router rejects them too).
-//! - **Bodies.** `body: "*"` is the input message, or, when top-level fields are
-//!   bound by the path, a separate `<Input>_Body` schema without them (with a
-//!   suffix naming the left-out fields when bindings of one input leave out
-//!   different fields); `body: "field"` is that field's schema.
+//! - **Bodies.** A `google.api.HttpBody` (the input with `body: "*"`, or the
+//!   body field) is raw bytes of any media type (`*/*`, `format: binary`), and
+//!   so is a `google.api.HttpBody` output or `response_body` field (a server
+//!   stream of them: the chunks in turn). Otherwise `body: "*"` is the input
+//!   message, or, when top-level fields are bound by the path, a separate
+//!   `<Input>_Body` schema without them (with a suffix naming the left-out
+//!   fields when bindings of one input leave out different fields);
+//!   `body: "field"` is that field's schema.
 //! - **Responses.** `200` is the output (or `response_body` field) as
 //!   `application/json`; a server stream is `application/x-ndjson` lines of
 //!   `{result, error}` or `text/event-stream`. `default` is `google.rpc.Status`,
@@ -1176,6 +1180,17 @@ impl<'a> Builder<'a> {
     }
 
     /// One operation: its path and the Operation object.
+    /// Whether `field` of `message` is a singular `google.api.HttpBody`.
+    fn is_http_body_field(&self, message: &str, field: &str) -> bool {
+        self.api.messages.get(message).is_some_and(|msg| {
+            msg.fields.iter().any(|f| {
+                f.name == field
+                    && f.ty == FieldType::Message(HTTP_BODY.into())
+                    && !matches!(f.cardinality, Cardinality::Repeated | Cardinality::Map(_))
+            })
+        })
+    }
+
     fn operation(
         &mut self,
         svc: &Service,
@@ -1254,7 +1269,13 @@ impl<'a> Builder<'a> {
         }
 
         // Request body.
+        let raw_request = match &binding.body {
+            BodyMapping::None => false,
+            BodyMapping::All => m.input == HTTP_BODY,
+            BodyMapping::Field(name) => self.is_http_body_field(&m.input, name),
+        };
         let body = match &binding.body {
+            _ if raw_request => None,
             BodyMapping::None => None,
             BodyMapping::All => {
                 let left_out = self.path_bound_top_level(&m.input, binding);
@@ -1329,9 +1350,24 @@ impl<'a> Builder<'a> {
             );
             op.insert("requestBody".into(), Value::Object(request));
         }
+        if raw_request {
+            op.insert(
+                "requestBody".into(),
+                json!({
+                    "description": "The raw request body, of any media type: its bytes and its \
+                                    `Content-Type` are the `google.api.HttpBody`.",
+                    "content": raw_content(),
+                }),
+            );
+        }
 
         // Responses.
+        let raw_response = match &binding.response_body {
+            None => m.output == HTTP_BODY,
+            Some(field) => self.is_http_body_field(&m.output, field),
+        };
         let item = match &binding.response_body {
+            _ if raw_response => Value::Null,
             Some(field) => match self
                 .resolve(&m.output, std::slice::from_ref(field))
                 .cloned()
@@ -1341,7 +1377,23 @@ impl<'a> Builder<'a> {
             },
             None => self.type_schema(&FieldType::Message(m.output.clone())),
         };
-        let ok = if m.kind == MethodKind::ServerStreaming {
+        let ok = if raw_response {
+            if m.kind == MethodKind::ServerStreaming {
+                op.insert("x-dotlanth-streaming".into(), "server".into());
+            }
+            json!({
+                "description": if m.kind == MethodKind::ServerStreaming {
+                    "The raw bytes of every `google.api.HttpBody` of the stream in turn, with \
+                     the first one's content type (`application/octet-stream` when empty). A \
+                     failure before the first message is an error response; after it, the \
+                     response is cut short."
+                } else {
+                    "The raw bytes of the `google.api.HttpBody`, with its content type \
+                     (`application/octet-stream` when empty)."
+                },
+                "content": raw_content(),
+            })
+        } else if m.kind == MethodKind::ServerStreaming {
             op.insert("x-dotlanth-streaming".into(), "server".into());
             let error = self.reference(STATUS);
             json!({
@@ -1394,6 +1446,14 @@ impl<'a> Builder<'a> {
         );
         (path, Value::Object(op))
     }
+}
+
+/// A request or response message that is the raw HTTP body.
+const HTTP_BODY: &str = "google.api.HttpBody";
+
+/// The content of a raw `google.api.HttpBody` body: any media type, any bytes.
+fn raw_content() -> Value {
+    json!({ "*/*": { "schema": { "type": "string", "format": "binary" } } })
 }
 
 fn int64() -> Value {

@@ -14,9 +14,12 @@
 // size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod details;
 pub mod request;
 pub mod response;
 pub mod router;
+#[rustfmt::skip]
+mod rpc_descriptor_set;
 
 use crate::gate::Surface;
 use crate::grpc_layer::GateService;
@@ -24,12 +27,16 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
+use details::DetailTypes;
 use dotlanth_meta::{Api, MethodKind};
 use http_body_util::{BodyExt, Full, Limited};
 use prost::Message;
 use prost_reflect::{DescriptorPool, MessageDescriptor};
 use request::Strictness;
-use response::{error, frames, json_response, message_json, status_json};
+use response::{
+    RawSource, error, frames, json_response, message_json, raw_body, raw_response,
+    status_details_json, status_error, status_json,
+};
 use router::{RouteError, Router};
 use serde_json::json;
 use std::sync::Arc;
@@ -75,6 +82,8 @@ pub struct RestOptions {
 pub struct RestGateway {
     router: Router,
     pool: DescriptorPool,
+    /// Types of status details, for error bodies.
+    details: DetailTypes,
     backend: Backend,
     options: RestOptions,
 }
@@ -94,6 +103,7 @@ impl RestGateway {
         let pool = DescriptorPool::decode(api.file_descriptor_set)?;
         Ok(Arc::new(RestGateway {
             router: Router::new(api.methods),
+            details: DetailTypes::new(pool.clone())?,
             pool,
             backend,
             options,
@@ -160,25 +170,41 @@ impl RestGateway {
                 ));
             }
         };
-        if !binding.body.is_empty() && !body.is_empty() && !is_json(&parts.headers) {
+        let input = self.descriptor(method.input_type)?;
+        let output = self.descriptor(method.output_type)?;
+        // A `google.api.HttpBody` body takes the raw bytes, whatever their type.
+        let raw_in = request::raw_body_target(&input, binding.body);
+        if raw_in.is_none()
+            && !binding.body.is_empty()
+            && !body.is_empty()
+            && !is_json(&parts.headers)
+        {
             return Err(error(
                 Code::InvalidArgument,
                 "the body must be JSON (content-type: application/json)",
             )
             .map_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
         }
-
-        let input = self.descriptor(method.input_type)?;
-        let output = self.descriptor(method.output_type)?;
-        let message = request::build(
+        let json_body: &[u8] = if raw_in.is_some() { b"" } else { &body };
+        let mut message = request::build(
             &input,
             binding,
             &matched.variables,
             parts.uri.query(),
-            &body,
+            json_body,
             self.options.strictness,
         )
         .map_err(|e| error(Code::InvalidArgument, &e.0))?;
+        if let Some(target) = raw_in {
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            request::set_raw_body(&mut message, target, content_type, body)
+                .map_err(|e| error(Code::Internal, &e))?;
+        }
+        let raw_out = response::raw_body_source(&output, binding.response_body);
 
         let grpc_request = grpc_request(
             method.grpc_path,
@@ -205,10 +231,22 @@ impl RestGateway {
             Err(e) => return Err(backend_error(e.as_ref())),
         };
         if method.kind == MethodKind::ServerStreaming {
+            if let Some(source) = raw_out {
+                return stream::respond_raw(
+                    reply,
+                    output,
+                    source,
+                    &self.details,
+                    self.options.max_body_bytes,
+                    &self.options.forward_headers,
+                )
+                .await;
+            }
             return stream::respond(
                 reply,
                 output,
                 binding.response_body,
+                self.details.clone(),
                 wants_sse(&parts.headers),
                 self.options.max_body_bytes,
                 &self.options.forward_headers,
@@ -218,6 +256,8 @@ impl RestGateway {
             reply,
             &output,
             binding.response_body,
+            raw_out,
+            &self.details,
             self.options.max_body_bytes,
             &self.options.forward_headers,
         )
@@ -272,8 +312,28 @@ fn backend_error(e: &(dyn std::error::Error + 'static)) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::grpc_timeout;
+    use super::{grpc_timeout, header_status};
+    use axum::http::HeaderMap;
     use std::time::Duration;
+    use tonic::Code;
+
+    #[test]
+    fn a_details_header_that_is_not_base64_is_dropped() {
+        let mut h = HeaderMap::new();
+        h.insert("grpc-status", "5".parse().unwrap());
+        h.insert("grpc-message", "gone".parse().unwrap());
+        h.insert("grpc-status-details-bin", "not base64!".parse().unwrap());
+        let s = header_status(&h).expect("a status");
+        assert_eq!(
+            (s.code(), s.message(), s.details()),
+            (Code::NotFound, "gone", &b""[..])
+        );
+        // Valid details (padded or not) are kept.
+        for v in ["CAU", "CAU="] {
+            h.insert("grpc-status-details-bin", v.parse().unwrap());
+            assert_eq!(header_status(&h).unwrap().details(), &[8, 5][..], "{v}");
+        }
+    }
 
     #[test]
     fn grpc_timeout_header() {
@@ -397,9 +457,25 @@ fn grpc_request(
 /// (trailers-only answers).
 fn call_status(headers: &HeaderMap, trailers: Option<&HeaderMap>) -> tonic::Status {
     trailers
-        .and_then(tonic::Status::from_header_map)
-        .or_else(|| tonic::Status::from_header_map(headers))
+        .and_then(header_status)
+        .or_else(|| header_status(headers))
         .unwrap_or_else(|| tonic::Status::unknown("the call ended without a status"))
+}
+
+/// The status in a header map, if any. A `grpc-status-details-bin` that is not
+/// base64 is dropped first (tonic would panic on it; a remote backend can send
+/// anything).
+fn header_status(map: &HeaderMap) -> Option<tonic::Status> {
+    let details = tonic::Status::GRPC_STATUS_DETAILS;
+    match map.get(&details) {
+        Some(v) if !details::valid_details_header(v.as_bytes()) => {
+            tracing::warn!("the backend sent a grpc-status-details-bin that is not base64");
+            let mut clean = map.clone();
+            clean.remove(&details);
+            tonic::Status::from_header_map(&clean)
+        }
+        _ => tonic::Status::from_header_map(map),
+    }
 }
 
 /// Response metadata as `Grpc-Metadata-<k>` headers (and the forwarded ones
@@ -424,6 +500,8 @@ async fn unary_reply(
     reply: http::Response<tonic::body::Body>,
     output: &MessageDescriptor,
     response_body: &str,
+    raw: Option<RawSource>,
+    types: &DetailTypes,
     max_bytes: usize,
     forward: &[HeaderName],
 ) -> Result<Response, Response> {
@@ -436,7 +514,7 @@ async fn unary_reply(
     let bytes: Bytes = collected.to_bytes();
     let status = call_status(&parts.headers, trailers.as_ref());
     if status.code() != Code::Ok {
-        let mut r = error(status.code(), status.message());
+        let mut r = status_error(&status, types);
         metadata_headers(&parts.headers, r.headers_mut(), forward);
         return Err(r);
     }
@@ -447,6 +525,13 @@ async fn unary_reply(
             "a unary call answered with no or several messages",
         ));
     };
+    if let Some(source) = raw {
+        let (content_type, data) =
+            raw_body(output, source, message).map_err(|e| error(Code::Internal, &e))?;
+        let mut r = raw_response(&content_type, data);
+        metadata_headers(&parts.headers, r.headers_mut(), forward);
+        return Ok(r);
+    }
     let value =
         message_json(output, message, response_body).map_err(|e| error(Code::Internal, &e))?;
     let mut r = json_response(StatusCode::OK, &value);
@@ -459,6 +544,7 @@ async fn unary_reply(
 /// error`) on failure. An error before the first message is a plain error reply.
 mod stream {
     use super::*;
+    use futures_util::StreamExt;
 
     /// Reads frames out of the reply body as they arrive.
     struct Frames {
@@ -532,6 +618,7 @@ mod stream {
         reply: http::Response<tonic::body::Body>,
         output: MessageDescriptor,
         response_body: &'static str,
+        types: DetailTypes,
         sse: bool,
         max: usize,
         forward: &[HeaderName],
@@ -541,9 +628,9 @@ mod stream {
         // A trailers-only answer failed before any message: it gets its own HTTP
         // status. Otherwise the stream starts now (headers go out at once, so
         // EventSource opens even when the first event is far away).
-        if let Some(status) = tonic::Status::from_header_map(&headers) {
+        if let Some(status) = header_status(&headers) {
             if status.code() != Code::Ok {
-                let mut r = error(status.code(), status.message());
+                let mut r = status_error(&status, &types);
                 metadata_headers(&headers, r.headers_mut(), forward);
                 return Err(r);
             }
@@ -569,7 +656,7 @@ mod stream {
                 ),
             }
         };
-        let head = headers.clone();
+        let head = (headers.clone(), types);
         let stream =
             futures_util::stream::unfold(Some((frames, render, head)), move |state| async move {
                 let (mut frames, render, head) = state?;
@@ -582,12 +669,12 @@ mod stream {
                         ))
                     }
                     Item::End => {
-                        let status = call_status(&head, frames.trailers.as_ref());
+                        let (head, types) = &head;
+                        let status = call_status(head, frames.trailers.as_ref());
                         if status.code() == Code::Ok {
                             None
                         } else {
-                            let e =
-                                json!({ "error": status_json(status.code(), status.message()) });
+                            let e = json!({ "error": status_details_json(&status, types) });
                             Some((Ok(line(&e, Some("error"), sse)), None))
                         }
                     }
@@ -603,6 +690,88 @@ mod stream {
             Body::from_stream(stream),
             forward,
         ))
+    }
+
+    /// A server stream of `google.api.HttpBody`: each message's bytes in turn,
+    /// with the first message's content type. The response starts with the first
+    /// message; a failure before it is an error reply, after it the body is cut
+    /// short (there is no room for an error in raw bytes).
+    pub async fn respond_raw(
+        reply: http::Response<tonic::body::Body>,
+        output: MessageDescriptor,
+        source: RawSource,
+        types: &DetailTypes,
+        max: usize,
+        forward: &[HeaderName],
+    ) -> Result<Response, Response> {
+        let (parts, body) = reply.into_parts();
+        let headers = parts.headers;
+        if let Some(status) = header_status(&headers) {
+            if status.code() != Code::Ok {
+                let mut r = status_error(&status, types);
+                metadata_headers(&headers, r.headers_mut(), forward);
+                return Err(r);
+            }
+            let mut r = raw_response("", Bytes::new());
+            metadata_headers(&headers, r.headers_mut(), forward);
+            return Ok(r);
+        }
+        let mut frames = Frames {
+            body,
+            buf: BytesMut::new(),
+            trailers: None,
+            done: false,
+            max,
+        };
+        let (content_type, first) = match frames.next().await {
+            Item::Message(m) => {
+                raw_body(&output, source, &m).map_err(|e| error(Code::Internal, &e))?
+            }
+            Item::End => {
+                let status = call_status(&headers, frames.trailers.as_ref());
+                let mut r = if status.code() == Code::Ok {
+                    raw_response("", Bytes::new())
+                } else {
+                    status_error(&status, types)
+                };
+                metadata_headers(&headers, r.headers_mut(), forward);
+                return if status.code() == Code::Ok {
+                    Ok(r)
+                } else {
+                    Err(r)
+                };
+            }
+            Item::Failed(msg) => return Err(error(Code::Unavailable, &msg)),
+        };
+        let head = headers.clone();
+        let rest =
+            futures_util::stream::unfold(Some((frames, output, head)), move |state| async move {
+                let (mut frames, output, head) = state?;
+                let why = match frames.next().await {
+                    Item::Message(m) => match raw_body(&output, source, &m) {
+                        Ok((_, data)) => return Some((Ok(data), Some((frames, output, head)))),
+                        Err(e) => e,
+                    },
+                    Item::End => {
+                        let status = call_status(&head, frames.trailers.as_ref());
+                        if status.code() == Code::Ok {
+                            return None;
+                        }
+                        format!("{:?}: {}", status.code(), status.message())
+                    }
+                    Item::Failed(msg) => msg,
+                };
+                tracing::warn!(error = %why, "a raw stream failed: its body is cut short");
+                // Pending once first, so the server flushes what was sent before
+                // the body fails and the connection is dropped.
+                tokio::task::yield_now().await;
+                Some((Err(std::io::Error::other(why)), None))
+            });
+        let chunks = futures_util::stream::once(async move { Ok(first) }).chain(rest);
+        let mut r = raw_response(&content_type, Bytes::new());
+        *r.body_mut() = Body::from_stream(chunks);
+        metadata_headers(&headers, r.headers_mut(), forward);
+        Ok(r)
     }
 
     fn stream_response(

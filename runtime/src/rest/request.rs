@@ -3,7 +3,10 @@
 //! through the same proto3 JSON rules as a body would.
 
 use dotlanth_meta::{HttpBinding, SCALAR_JSON_WKTS};
-use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{
+    DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage,
+    Value as ReflectValue,
+};
 use serde_json::{Map, Value};
 
 /// A client mistake in the request, answered with 400.
@@ -33,6 +36,7 @@ pub fn build(
     strictness: Strictness,
 ) -> Result<DynamicMessage, BadRequest> {
     // The body first: `*` is the whole message, a field name is that field.
+    let mut mask_paths = Vec::new();
     let mut root = match binding.body {
         "" => Map::new(),
         "*" => parse_body_object(body)?,
@@ -41,6 +45,9 @@ pub fn build(
             if !body.iter().all(u8::is_ascii_whitespace) {
                 let value: Value = serde_json::from_slice(body)
                     .map_err(|e| BadRequest(format!("malformed JSON body: {e}")))?;
+                if !binding.update_mask.is_empty() {
+                    mask_paths = body_mask_paths(input, field, &value);
+                }
                 root.insert(field.to_string(), value);
             }
             root
@@ -73,8 +80,122 @@ pub fn build(
     }
 
     let options = DeserializeOptions::new().deny_unknown_fields(strictness.strict);
-    DynamicMessage::deserialize_with_options(input.clone(), Value::Object(root), &options)
-        .map_err(|e| BadRequest(format!("invalid request: {e}")))
+    let mut message =
+        DynamicMessage::deserialize_with_options(input.clone(), Value::Object(root), &options)
+            .map_err(|e| BadRequest(format!("invalid request: {e}")))?;
+    fill_update_mask(&mut message, binding.update_mask, mask_paths);
+    Ok(message)
+}
+
+/// Where a raw HTTP body goes: the request is a `google.api.HttpBody` (with
+/// `body: "*"`), or the body field is one.
+#[derive(Clone, Copy, Debug)]
+pub enum RawTarget {
+    /// The whole request.
+    Whole,
+    /// This field of the request (by number).
+    Field(u32),
+}
+
+/// Whether the binding's body is taken raw, as a `google.api.HttpBody`.
+pub fn raw_body_target(input: &MessageDescriptor, body: &str) -> Option<RawTarget> {
+    const HTTP_BODY: &str = super::response::HTTP_BODY;
+    match body {
+        "" => None,
+        "*" => (input.full_name() == HTTP_BODY).then_some(RawTarget::Whole),
+        field => {
+            let f = input.get_field_by_name(field)?;
+            match f.kind() {
+                Kind::Message(m) if m.full_name() == HTTP_BODY && !f.is_list() => {
+                    Some(RawTarget::Field(f.number()))
+                }
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Puts the raw body and its content type into the request's
+/// `google.api.HttpBody` (`data`, `content_type`).
+pub fn set_raw_body(
+    message: &mut DynamicMessage,
+    target: RawTarget,
+    content_type: String,
+    data: bytes::Bytes,
+) -> Result<(), String> {
+    let fill = |body: &mut DynamicMessage| -> Result<(), String> {
+        body.try_set_field_by_name("content_type", ReflectValue::String(content_type))
+            .and_then(|()| body.try_set_field_by_name("data", ReflectValue::Bytes(data)))
+            .map_err(|e| format!("google.api.HttpBody: {e}"))
+    };
+    match target {
+        RawTarget::Whole => fill(message),
+        RawTarget::Field(number) => {
+            let field = message
+                .descriptor()
+                .get_field(number)
+                .ok_or("the body field is missing")?;
+            let Kind::Message(body_type) = field.kind() else {
+                return Err("the body field is not a message".into());
+            };
+            let mut body = DynamicMessage::new(body_type);
+            fill(&mut body)?;
+            message.set_field(&field, ReflectValue::Message(body));
+            Ok(())
+        }
+    }
+}
+
+/// The field mask a `PATCH` body implies (the binding's
+/// [`update_mask`](HttpBinding::update_mask)): the **top-level** keys of the body
+/// object that name fields of the body field's message, as proto field names
+/// (a key may be the JSON or the proto name), sorted and deduplicated.
+///
+/// Only top-level keys: `{"style": {"color": "red"}}` gives `style`, not
+/// `style.color`, so a nested message in the body replaces the stored one as a
+/// whole. Map fields, `Struct`s and repeated fields are leaves like any other.
+/// Keys that name no field (the lenient parser ignores them) stay out of the
+/// mask; a `null` value counts (it clears the field). Anything but a JSON object
+/// gives no paths.
+fn body_mask_paths(input: &MessageDescriptor, body_field: &str, body: &Value) -> Vec<String> {
+    let (Some(field), Value::Object(keys)) = (input.get_field_by_name(body_field), body) else {
+        return Vec::new();
+    };
+    let Kind::Message(message) = field.kind() else {
+        return Vec::new();
+    };
+    let paths: std::collections::BTreeSet<String> = keys
+        .keys()
+        .filter_map(|k| {
+            message
+                .get_field_by_name(k)
+                .or_else(|| message.get_field_by_json_name(k))
+        })
+        .map(|f| f.name().to_string())
+        .collect();
+    paths.into_iter().collect()
+}
+
+/// Sets the `mask_field` of the request to `paths` unless the caller set it (in
+/// the query or the path) or there are no paths.
+fn fill_update_mask(message: &mut DynamicMessage, mask_field: &str, paths: Vec<String>) {
+    if mask_field.is_empty() || paths.is_empty() || message.has_field_by_name(mask_field) {
+        return;
+    }
+    let Some(field) = message.descriptor().get_field_by_name(mask_field) else {
+        return;
+    };
+    let Kind::Message(mask_type) = field.kind() else {
+        return;
+    };
+    let mut mask = DynamicMessage::new(mask_type);
+    let list = paths.into_iter().map(ReflectValue::String).collect();
+    if mask
+        .try_set_field_by_name("paths", ReflectValue::List(list))
+        .is_ok()
+    {
+        message.set_field(&field, ReflectValue::Message(mask));
+    }
 }
 
 fn parse_body_object(body: &[u8]) -> Result<Map<String, Value>, BadRequest> {

@@ -1,11 +1,13 @@
 //! gRPC answers → HTTP: messages as proto3 JSON, statuses as `google.rpc.Status`
 //! JSON with the standard HTTP status.
 
+use super::details::DetailTypes;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use prost_reflect::{DynamicMessage, MessageDescriptor, SerializeOptions};
-use serde_json::{Value, json};
+use bytes::Bytes;
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, SerializeOptions, Value};
+use serde_json::json;
 use tonic::Code;
 
 /// The HTTP status for a gRPC code (the table every transcoder shares).
@@ -29,13 +31,41 @@ pub fn http_status(code: Code) -> StatusCode {
 }
 
 /// `google.rpc.Status` as proto3 JSON.
-pub fn status_json(code: Code, message: &str) -> Value {
+pub fn status_json(code: Code, message: &str) -> serde_json::Value {
     json!({ "code": code as i32, "message": message, "details": [] })
+}
+
+/// A gRPC status as `google.rpc.Status` JSON, its details (from
+/// `grpc-status-details-bin`) rendered by `types`.
+pub fn status_details_json(status: &tonic::Status, types: &DetailTypes) -> serde_json::Value {
+    json!({
+        "code": status.code() as i32,
+        "message": status.message(),
+        "details": types.render(status.details()),
+    })
+}
+
+/// The error response for a gRPC status, with its details.
+pub fn status_error(status: &tonic::Status, types: &DetailTypes) -> Response {
+    with_challenge(
+        json_response(
+            http_status(status.code()),
+            &status_details_json(status, types),
+        ),
+        status.code(),
+    )
 }
 
 /// An error response: mapped HTTP status, `google.rpc.Status` JSON body.
 pub fn error(code: Code, message: &str) -> Response {
-    let mut response = json_response(http_status(code), &status_json(code, message));
+    with_challenge(
+        json_response(http_status(code), &status_json(code, message)),
+        code,
+    )
+}
+
+/// `WWW-Authenticate: Bearer` on 401s.
+fn with_challenge(mut response: Response, code: Code) -> Response {
     if code == Code::Unauthenticated {
         response
             .headers_mut()
@@ -45,7 +75,7 @@ pub fn error(code: Code, message: &str) -> Response {
 }
 
 /// A JSON response.
-pub fn json_response(status: StatusCode, value: &Value) -> Response {
+pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
     let mut response = Response::new(Body::from(value.to_string()));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -57,7 +87,7 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response {
 
 /// Options of every JSON we write: lowerCamel names, 64-bit integers as strings,
 /// enums by name, default values left out.
-const SERIALIZE: SerializeOptions = SerializeOptions::new()
+pub(crate) const SERIALIZE: SerializeOptions = SerializeOptions::new()
     .stringify_64_bit_integers(true)
     .use_proto_field_name(false)
     .skip_default_fields(true);
@@ -67,7 +97,7 @@ pub fn message_json(
     output: &MessageDescriptor,
     bytes: &[u8],
     response_body: &str,
-) -> Result<Value, String> {
+) -> Result<serde_json::Value, String> {
     let message = DynamicMessage::decode(output.clone(), bytes)
         .map_err(|e| format!("undecodable response: {e}"))?;
     let value = message
@@ -83,9 +113,9 @@ pub fn message_json(
     Ok(present.unwrap_or_else(|| {
         // Default values are omitted above; the body still needs a value.
         if field.is_list() {
-            Value::Array(Vec::new())
+            serde_json::Value::Array(Vec::new())
         } else if field.is_map() || matches!(field.kind(), prost_reflect::Kind::Message(_)) {
-            Value::Object(Default::default())
+            serde_json::Value::Object(Default::default())
         } else {
             let default = DynamicMessage::new(output.clone());
             let options = SERIALIZE.skip_default_fields(false);
@@ -93,9 +123,74 @@ pub fn message_json(
                 .serialize_with_options(serde_json::value::Serializer, &options)
                 .ok()
                 .and_then(|v| v.get(field.json_name()).cloned())
-                .unwrap_or(Value::Null)
+                .unwrap_or(serde_json::Value::Null)
         }
     }))
+}
+
+/// The type of a raw HTTP body.
+pub const HTTP_BODY: &str = "google.api.HttpBody";
+
+/// Where a reply's raw HTTP body is: the reply is a `google.api.HttpBody`, or its
+/// `response_body` field is one.
+#[derive(Clone, Copy, Debug)]
+pub enum RawSource {
+    /// The whole reply.
+    Whole,
+    /// This field of the reply (by number).
+    Field(u32),
+}
+
+/// Whether the reply (or its `response_body` field) is written raw.
+pub fn raw_body_source(output: &MessageDescriptor, response_body: &str) -> Option<RawSource> {
+    if response_body.is_empty() {
+        return (output.full_name() == HTTP_BODY).then_some(RawSource::Whole);
+    }
+    let field = output.get_field_by_name(response_body)?;
+    match field.kind() {
+        Kind::Message(m) if m.full_name() == HTTP_BODY && !field.is_list() => {
+            Some(RawSource::Field(field.number()))
+        }
+        _ => None,
+    }
+}
+
+/// The content type and bytes of the `google.api.HttpBody` in a reply.
+pub fn raw_body(
+    output: &MessageDescriptor,
+    source: RawSource,
+    bytes: &[u8],
+) -> Result<(String, Bytes), String> {
+    let message = DynamicMessage::decode(output.clone(), bytes)
+        .map_err(|e| format!("undecodable response: {e}"))?;
+    let body = match source {
+        RawSource::Whole => message,
+        RawSource::Field(number) => match message.get_field_by_number(number).as_deref() {
+            Some(Value::Message(m)) => m.clone(),
+            _ => return Err("the response body field is not a message".into()),
+        },
+    };
+    let content_type = match body.get_field_by_name("content_type").as_deref() {
+        Some(Value::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let data = match body.get_field_by_name("data").as_deref() {
+        Some(Value::Bytes(b)) => b.clone(),
+        _ => Bytes::new(),
+    };
+    Ok((content_type, data))
+}
+
+/// A raw response: `data` with `content_type` (`application/octet-stream` when
+/// empty or not a valid header value).
+pub fn raw_response(content_type: &str, data: Bytes) -> Response {
+    let mut response = Response::new(Body::from(data));
+    let ct = HeaderValue::from_str(content_type)
+        .ok()
+        .filter(|_| !content_type.trim().is_empty())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    response.headers_mut().insert(header::CONTENT_TYPE, ct);
+    response
 }
 
 /// Splits a buffer of gRPC length-prefixed frames into messages.

@@ -437,6 +437,7 @@ mod tests {
                 verb: concat!("" $(, $verb)?),
                 body: "",
                 response_body: "",
+                update_mask: "",
             }
         };
     }

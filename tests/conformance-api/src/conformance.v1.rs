@@ -1006,6 +1006,34 @@ pub mod raw_service_client {
                 .insert(GrpcMethod::new("conformance.v1.RawService", "Upload"));
             self.inner.unary(req, path, codec).await
         }
+        /// A server stream of raw chunks: the request's bytes come back
+        /// `x-echo-count` times, written in turn with the first chunk's content type.
+        pub async fn download(
+            &mut self,
+            request: impl tonic::IntoRequest<super::super::super::google::api::HttpBody>,
+        ) -> std::result::Result<
+            tonic::Response<
+                tonic::codec::Streaming<super::super::super::google::api::HttpBody>,
+            >,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = crate::codec::Codec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/conformance.v1.RawService/Download",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("conformance.v1.RawService", "Download"));
+            self.inner.server_streaming(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1036,6 +1064,21 @@ pub mod raw_service_server {
             &self,
             request: tonic::Request<super::UploadRequest>,
         ) -> std::result::Result<tonic::Response<super::UploadRequest>, tonic::Status>;
+        /// Server streaming response type for the Download method.
+        type DownloadStream: tonic::codegen::tokio_stream::Stream<
+                Item = std::result::Result<
+                    super::super::super::google::api::HttpBody,
+                    tonic::Status,
+                >,
+            >
+            + std::marker::Send
+            + 'static;
+        /// A server stream of raw chunks: the request's bytes come back
+        /// `x-echo-count` times, written in turn with the first chunk's content type.
+        async fn download(
+            &self,
+            request: tonic::Request<super::super::super::google::api::HttpBody>,
+        ) -> std::result::Result<tonic::Response<Self::DownloadStream>, tonic::Status>;
     }
     /// Methods whose HTTP bodies are not JSON.
     #[derive(Debug)]
@@ -1201,6 +1244,55 @@ pub mod raw_service_server {
                                 max_encoding_message_size,
                             );
                         let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/conformance.v1.RawService/Download" => {
+                    #[allow(non_camel_case_types)]
+                    struct DownloadSvc<T: RawService>(pub Arc<T>);
+                    impl<
+                        T: RawService,
+                    > tonic::server::ServerStreamingService<
+                        super::super::super::google::api::HttpBody,
+                    > for DownloadSvc<T> {
+                        type Response = super::super::super::google::api::HttpBody;
+                        type ResponseStream = T::DownloadStream;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::ResponseStream>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<
+                                super::super::super::google::api::HttpBody,
+                            >,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as RawService>::download(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DownloadSvc(inner);
+                        let codec = crate::codec::Codec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.server_streaming(method, req).await;
                         Ok(res)
                     };
                     Box::pin(fut)
@@ -2873,7 +2965,7 @@ pub struct Widget {
     /// Size.
     #[prost(int32, tag = "3")]
     pub size: i32,
-    /// Style: a nested message, masked by dotted paths.
+    /// Style: a nested message; a body key names it as a whole (`style`).
     #[prost(message, optional, tag = "4")]
     pub style: ::core::option::Option<Style>,
     /// Tags.
