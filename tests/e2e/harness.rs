@@ -248,7 +248,7 @@ fn test_config() -> String {
 }
 
 /// Two distinct free ports (both held while choosing, so they differ).
-fn free_ports() -> (u16, u16) {
+pub fn free_ports() -> (u16, u16) {
     let a = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     let b = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     let port = |l: &TcpListener| l.local_addr().expect("local_addr").port();

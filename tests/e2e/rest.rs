@@ -517,7 +517,12 @@ async fn browsers_get_cors_on_the_rest_surface(mode: Mode) {
 async fn options_without_a_preflight_is_routed(mode: Mode) {
     let Setup { rest, .. } = &setup(mode, ServerOpts::default()).await;
     let (status, headers, body) = rest
-        .call(Method::OPTIONS, "/api/v1/runtime/ping", Some(DEV_TOKEN), None)
+        .call(
+            Method::OPTIONS,
+            "/api/v1/runtime/ping",
+            Some(DEV_TOKEN),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(headers["allow"], "POST");
@@ -540,7 +545,10 @@ async fn options_without_a_preflight_is_routed(mode: Mode) {
     // A browser's Origin alone does not make a preflight either.
     let r = rest
         .http
-        .request(Method::OPTIONS, format!("{}/api/v1/runtime/ping", rest.base))
+        .request(
+            Method::OPTIONS,
+            format!("{}/api/v1/runtime/ping", rest.base),
+        )
         .header("origin", "http://localhost:3000")
         .send()
         .await

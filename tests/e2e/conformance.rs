@@ -1,0 +1,752 @@
+//! The REST conformance suite: one test per transcoding rule, against the
+//! conformance proto tree (`tests/conformance/protos`) served by the echo
+//! backend (`conformance-echo`), in both modes: in process (one server for gRPC
+//! and REST) and remote (a second `conformance-echo --backend` as the gateway).
+//!
+//! The echo answers with the request message it received, so a reply shows, as
+//! proto3 JSON, what the REST surface built from path, query and body. Every case
+//! asserts the exact HTTP status and the exact JSON body; a test reports every
+//! failing case by name before it fails.
+
+use crate::harness::{free_ports, within};
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Method, RequestBuilder};
+use serde_json::{Value, json};
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Where the REST calls go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// One `conformance-echo`: REST transcoded in process.
+    InProcess,
+    /// A `conformance-echo` backend and a second one as the REST gateway in front
+    /// of it, forwarding over gRPC.
+    Remote,
+}
+
+/// How the servers are configured.
+#[derive(Clone, Copy, Debug, Default)]
+struct Opts {
+    /// `rest.strict`: unknown query parameters and JSON fields are refused.
+    strict: bool,
+}
+
+/// The largest request body of the suite's servers (413 beyond).
+const MAX_BODY: usize = 65_536;
+
+/// One `conformance-echo` process, killed when dropped.
+struct Proc {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary, next to the test binary's `deps` directory (built by
+/// `cargo test --workspace`, whose `conformance-echo` tests need it).
+fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary lives in <target>/<profile>/deps");
+    let bin = dir.join(format!("conformance-echo{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace (cargo test --workspace builds it)",
+        bin.display()
+    );
+    bin
+}
+
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Starts `conformance-echo <args>` and waits until `/readyz` on `http_port`
+/// answers 200; on failure, the process's log.
+async fn spawn(args: &[String], opts: Opts, http_port: u16) -> Result<Proc, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("conformance-e2e-")
+        .tempdir()
+        .expect("tempdir");
+    let log_path = dir.path().join("echo.log");
+    let log = File::create(&log_path).expect("create log");
+    let mut cmd = Command::new(binary());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log.try_clone().expect("clone log")))
+        .stderr(Stdio::from(log))
+        .env_remove("RUST_LOG");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("DOTLANTH__") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("DOTLANTH__SERVER__MAX_MESSAGE_BYTES", MAX_BODY.to_string())
+        .env("DOTLANTH__REST__STRICT", opts.strict.to_string());
+    let mut proc = Proc {
+        child: cmd.spawn().expect("spawn conformance-echo"),
+        _dir: dir,
+    };
+    let logs = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let http = Client::new();
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if let Some(status) = proc.child.try_wait().expect("try_wait") {
+            return Err(format!(
+                "[conformance-echo exited with {status}]\n{}",
+                logs()
+            ));
+        }
+        let ready = http
+            .get(format!("http://127.0.0.1:{http_port}/readyz"))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        if matches!(&ready, Ok(r) if r.status() == 200) {
+            return Ok(proc);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("[not ready after {READY_TIMEOUT:?}]\n{}", logs()));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The servers of one mode, and the failures of the running test.
+struct Echo {
+    mode: Mode,
+    base: String,
+    http: Client,
+    failures: Mutex<Vec<String>>,
+    _procs: Vec<Proc>,
+}
+
+/// What came back.
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    text: String,
+}
+
+impl Reply {
+    fn json(&self) -> Option<Value> {
+        serde_json::from_str(&self.text).ok()
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// `google.rpc.Status` as the REST surface writes it.
+fn status(code: i32, message: &str) -> Value {
+    json!({ "code": code, "message": message, "details": [] })
+}
+
+/// A 400 `INVALID_ARGUMENT` with `message`.
+fn invalid(message: &str) -> (u16, Value) {
+    (400, status(3, message))
+}
+
+impl Echo {
+    async fn start(mode: Mode, opts: Opts) -> Echo {
+        let mut last = String::new();
+        // Picked ports can be taken between the probe and the bind: retry.
+        for _ in 0..4 {
+            let (http_port, grpc_port) = free_ports();
+            let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            let server = match spawn(
+                &args(&[
+                    "--port",
+                    &http_port.to_string(),
+                    "--grpc-port",
+                    &grpc_port.to_string(),
+                ]),
+                opts,
+                http_port,
+            )
+            .await
+            {
+                Ok(p) => p,
+                Err(log) => {
+                    last = log;
+                    continue;
+                }
+            };
+            let (procs, port) = match mode {
+                Mode::InProcess => (vec![server], http_port),
+                Mode::Remote => {
+                    let (gateway_port, _) = free_ports();
+                    let backend = format!("http://127.0.0.1:{grpc_port}");
+                    match spawn(
+                        &args(&["--port", &gateway_port.to_string(), "--backend", &backend]),
+                        opts,
+                        gateway_port,
+                    )
+                    .await
+                    {
+                        Ok(g) => (vec![server, g], gateway_port),
+                        Err(log) => {
+                            last = log;
+                            continue;
+                        }
+                    }
+                }
+            };
+            return Echo {
+                mode,
+                base: format!("http://127.0.0.1:{port}"),
+                http: Client::new(),
+                failures: Mutex::new(Vec::new()),
+                _procs: procs,
+            };
+        }
+        panic!("conformance-echo did not start ({mode:?}):\n{last}");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    fn get(&self, path: &str) -> RequestBuilder {
+        self.req(Method::GET, path)
+    }
+
+    async fn send(&self, what: &str, req: RequestBuilder) -> Reply {
+        let resp = within(20, what, req.send())
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = within(20, what, resp.text())
+            .await
+            .unwrap_or_else(|e| panic!("{what}: reading the body: {e}"));
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// Records a failed case.
+    fn fail(&self, what: &str, detail: String) {
+        self.failures
+            .lock()
+            .expect("failures")
+            .push(format!("{what}: {detail}"));
+    }
+
+    /// Records a failure unless `ok`.
+    fn check(&self, what: &str, ok: bool, detail: impl FnOnce() -> String) {
+        if !ok {
+            self.fail(what, detail());
+        }
+    }
+
+    /// Sends `req`; the reply must have exactly `status` and the JSON `body`.
+    async fn expect(&self, what: &str, req: RequestBuilder, status: u16, body: Value) -> Reply {
+        let reply = self.send(what, req).await;
+        let got = reply.json();
+        if reply.status != status || got.as_ref() != Some(&body) {
+            self.fail(
+                what,
+                format!(
+                    "expected {status} {body}, got {} {}",
+                    reply.status, reply.text
+                ),
+            );
+        }
+        reply
+    }
+
+    /// `GET path` answers 200 with `body`, from the method `rpc`
+    /// (`Service/Method` of package `conformance.v1`).
+    async fn route(&self, path: &str, rpc: &str, body: Value) {
+        self.routed(Method::GET, path, rpc, body).await;
+    }
+
+    async fn routed(&self, method: Method, path: &str, rpc: &str, body: Value) {
+        let what = format!("{method} {path}");
+        let reply = self.expect(&what, self.req(method, path), 200, body).await;
+        self.check_method(&what, &reply, rpc);
+    }
+
+    fn check_method(&self, what: &str, reply: &Reply, rpc: &str) {
+        let expected = format!("conformance.v1.{rpc}");
+        let got = reply.header("x-echo-method");
+        self.check(what, got == Some(expected.as_str()), || {
+            format!("answered by {got:?}, not {expected}")
+        });
+    }
+
+    /// `GET path` answers `status` with `body`.
+    async fn get_expect(&self, path: &str, (status, body): (u16, Value)) -> Reply {
+        self.expect(&format!("GET {path}"), self.get(path), status, body)
+            .await
+    }
+
+    /// Fails the test, naming every failed case.
+    fn finish(self) {
+        let failures = self.failures.lock().expect("failures");
+        if !failures.is_empty() {
+            panic!(
+                "{} failing case(s) in {:?} mode:\n  {}",
+                failures.len(),
+                self.mode,
+                failures.join("\n  ")
+            );
+        }
+    }
+}
+
+/// One `#[tokio::test]` per mode for each rule.
+macro_rules! both_modes {
+    ($rule:ident) => {
+        mod $rule {
+            #[tokio::test]
+            async fn in_process() {
+                super::$rule(super::Mode::InProcess).await;
+            }
+            #[tokio::test]
+            async fn remote() {
+                super::$rule(super::Mode::Remote).await;
+            }
+        }
+    };
+}
+
+both_modes!(routing_by_specificity);
+both_modes!(custom_verbs_only_when_registered);
+both_modes!(trailing_empty_segments_are_ignored);
+both_modes!(path_variables_are_decoded_once);
+both_modes!(errors_are_status_json_with_the_mapped_http_status);
+both_modes!(grpc_on_the_shared_port);
+
+/// Literal beats `*` beats `**`, left to right, whatever the declaration order.
+async fn routing_by_specificity(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    let any = "RoutingService/ResolveAny";
+    let wildcard = "RoutingService/ResolveWildcard";
+    e.route(
+        "/v1/spec/fixed/leaf",
+        "RoutingService/ResolveLiteral",
+        json!({}),
+    )
+    .await;
+    e.route("/v1/spec/other/leaf", wildcard, json!({"id": "other"}))
+        .await;
+    e.route("/v1/spec/fixed", any, json!({"name": "fixed"}))
+        .await;
+    e.route("/v1/spec/a/b/c", any, json!({"name": "a/b/c"}))
+        .await;
+    e.route(
+        "/v1/spec/fixed/leaf/more",
+        any,
+        json!({"name": "fixed/leaf/more"}),
+    )
+    .await;
+    e.route("/v1/spec", any, json!({})).await;
+    // Both match: the literal at the first differing segment wins.
+    e.route(
+        "/v1/order/first/last",
+        "RoutingService/ResolveEarlyLiteral",
+        json!({"name": "last"}),
+    )
+    .await;
+    e.route(
+        "/v1/order/x/last",
+        "RoutingService/ResolveLateLiteral",
+        json!({"id": "x"}),
+    )
+    .await;
+    e.route(
+        "/v1/order/first/y",
+        "RoutingService/ResolveEarlyLiteral",
+        json!({"name": "y"}),
+    )
+    .await;
+    // Other template forms of the tree.
+    e.route("/v1/items/x", "RoutingService/GetItem", json!({"id": "x"}))
+        .await;
+    e.route(
+        "/v1/alt/items/x",
+        "RoutingService/GetItem",
+        json!({"id": "x"}),
+    )
+    .await;
+    e.routed(
+        Method::DELETE,
+        "/v1/items/x",
+        "RoutingService/DeleteItem",
+        json!({"id": "x"}),
+    )
+    .await;
+    let head = e
+        .send("HEAD /v1/items/x", e.req(Method::HEAD, "/v1/items/x"))
+        .await;
+    e.check("HEAD /v1/items/x", head.status == 200, || {
+        format!("status {}", head.status)
+    });
+    e.check_method("HEAD /v1/items/x", &head, "RoutingService/CheckItem");
+    e.route(
+        "/v1/files/a/b",
+        "RoutingService/GetFile",
+        json!({"name": "files/a/b"}),
+    )
+    .await;
+    e.route(
+        "/v1/files",
+        "RoutingService/GetFile",
+        json!({"name": "files"}),
+    )
+    .await;
+    e.route(
+        "/v1/shelves/s1/books/b1",
+        "RoutingService/GetBook",
+        json!({"book": {"name": "shelves/s1/books/b1"}}),
+    )
+    .await;
+    // `*` never matches an empty segment; `shelves/*/books/*` needs all four.
+    e.get_expect(
+        "/v1/shelves//books/b1",
+        (404, status(5, "no route for GET /v1/shelves//books/b1")),
+    )
+    .await;
+    e.get_expect(
+        "/v1/shelves/s1/books",
+        (404, status(5, "no route for GET /v1/shelves/s1/books")),
+    )
+    .await;
+    e.finish();
+}
+
+/// A `:verb` splits off only when some template registers that verb; otherwise
+/// the `:` is ordinary data.
+async fn custom_verbs_only_when_registered(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    e.routed(
+        Method::POST,
+        "/v1/operations/op1:cancel",
+        "RoutingService/CancelOperation",
+        json!({"name": "operations/op1"}),
+    )
+    .await;
+    e.routed(
+        Method::POST,
+        "/v1/operations/a/b:cancel",
+        "RoutingService/CancelOperation",
+        json!({"name": "operations/a/b"}),
+    )
+    .await;
+    // `cancel` with GET: no GET route takes the verb, so the `:` is data.
+    e.route(
+        "/v1/operations/op1:cancel",
+        "RoutingService/GetOperation",
+        json!({"name": "operations/op1:cancel"}),
+    )
+    .await;
+    // Not a registered verb: data.
+    e.route(
+        "/v1/operations/a:b",
+        "RoutingService/GetOperation",
+        json!({"name": "operations/a:b"}),
+    )
+    .await;
+    e.route(
+        "/v1/items/a:b",
+        "RoutingService/GetItem",
+        json!({"id": "a:b"}),
+    )
+    .await;
+    // A registered verb where no template takes it: data too.
+    e.route(
+        "/v1/items/a:cancel",
+        "RoutingService/GetItem",
+        json!({"id": "a:cancel"}),
+    )
+    .await;
+    e.route(
+        "/v1/items/:x",
+        "RoutingService/GetItem",
+        json!({"id": ":x"}),
+    )
+    .await;
+    // The verb route with another method: 405 naming the verb route's method.
+    let r = e
+        .expect(
+            "PUT /v1/operations/op1:cancel",
+            e.req(Method::PUT, "/v1/operations/op1:cancel"),
+            405,
+            status(12, "method PUT is not allowed here"),
+        )
+        .await;
+    e.check(
+        "PUT /v1/operations/op1:cancel",
+        r.header("allow") == Some("GET, POST"),
+        || format!("allow {:?}", r.header("allow")),
+    );
+    e.finish();
+}
+
+/// `/v1/items/x/` is `/v1/items/x`.
+async fn trailing_empty_segments_are_ignored(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    e.route("/v1/items/x/", "RoutingService/GetItem", json!({"id": "x"}))
+        .await;
+    e.route(
+        "/v1/items/x//",
+        "RoutingService/GetItem",
+        json!({"id": "x"}),
+    )
+    .await;
+    e.route(
+        "/v1/spec/fixed/leaf/",
+        "RoutingService/ResolveLiteral",
+        json!({}),
+    )
+    .await;
+    e.route(
+        "/v1/files/a/b/",
+        "RoutingService/GetFile",
+        json!({"name": "files/a/b"}),
+    )
+    .await;
+    e.routed(
+        Method::POST,
+        "/v1/operations/op1/:cancel",
+        "RoutingService/CancelOperation",
+        json!({"name": "operations/op1"}),
+    )
+    .await;
+    e.route(
+        "/v1/everything/?int32Value=1",
+        "FieldsService/Query",
+        json!({"int32Value": 1}),
+    )
+    .await;
+    // Empty segments inside the path are kept.
+    e.get_expect(
+        "/v1//items/x",
+        (404, status(5, "no route for GET /v1//items/x")),
+    )
+    .await;
+    e.finish();
+}
+
+/// Single-segment variables are fully percent-decoded, multi-segment ones keep
+/// `%2F`, one pass only; a malformed escape is 400; literals match the raw path.
+async fn path_variables_are_decoded_once(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    let item = "RoutingService/GetItem";
+    let file = "RoutingService/GetFile";
+    e.route("/v1/items/a%2Fb", item, json!({"id": "a/b"})).await;
+    e.route("/v1/items/a%2fb", item, json!({"id": "a/b"})).await;
+    e.route("/v1/items/a%20b", item, json!({"id": "a b"})).await;
+    e.route("/v1/items/a+b", item, json!({"id": "a+b"})).await;
+    e.route("/v1/items/%E2%9C%93", item, json!({"id": "✓"}))
+        .await;
+    e.route("/v1/items/%3F%23%25", item, json!({"id": "?#%"}))
+        .await;
+    e.route("/v1/items/%2541", item, json!({"id": "%41"})).await;
+    e.route("/v1/files/a%2Fb/c", file, json!({"name": "files/a%2Fb/c"}))
+        .await;
+    e.route("/v1/files/a%2fb", file, json!({"name": "files/a%2fb"}))
+        .await;
+    e.route("/v1/files/a%20b/%3A", file, json!({"name": "files/a b/:"}))
+        .await;
+    e.route("/v1/files/%2541", file, json!({"name": "files/%41"}))
+        .await;
+    e.route(
+        "/v1/shelves/s%2F1/books/b%201",
+        "RoutingService/GetBook",
+        json!({"book": {"name": "shelves/s%2F1/books/b 1"}}),
+    )
+    .await;
+    e.get_expect(
+        "/v1/items/%zz",
+        invalid(
+            "malformed percent-encoding \"%zz\" at byte 10 of the request path: '%' must be \
+             followed by two hex digits",
+        ),
+    )
+    .await;
+    e.get_expect(
+        "/v1/items/%4",
+        invalid(
+            "malformed percent-encoding \"%4\" at byte 10 of the request path: '%' must be \
+             followed by two hex digits",
+        ),
+    )
+    .await;
+    e.get_expect(
+        "/v1/nothing/%zz",
+        invalid(
+            "malformed percent-encoding \"%zz\" at byte 12 of the request path: '%' must be \
+             followed by two hex digits",
+        ),
+    )
+    .await;
+    e.get_expect(
+        "/v1/items/%FF",
+        invalid("path variable `id`: not valid UTF-8 once percent-decoded"),
+    )
+    .await;
+    // Matching is on the raw path: an encoded `/` or letter is no literal.
+    e.get_expect(
+        "/v1/spec%2Ffixed/leaf",
+        (404, status(5, "no route for GET /v1/spec%2Ffixed/leaf")),
+    )
+    .await;
+    e.get_expect(
+        "/v1/%69tems/x",
+        (404, status(5, "no route for GET /v1/%69tems/x")),
+    )
+    .await;
+    e.finish();
+}
+
+/// Every status code as `google.rpc.Status` JSON with the HTTP status of the
+/// standard table; unknown paths 404, known paths with another method 405.
+async fn errors_are_status_json_with_the_mapped_http_status(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    let table: [(&str, i32, u16); 16] = [
+        ("CANCELLED", 1, 499),
+        ("UNKNOWN", 2, 500),
+        ("INVALID_ARGUMENT", 3, 400),
+        ("DEADLINE_EXCEEDED", 4, 504),
+        ("NOT_FOUND", 5, 404),
+        ("ALREADY_EXISTS", 6, 409),
+        ("PERMISSION_DENIED", 7, 403),
+        ("RESOURCE_EXHAUSTED", 8, 429),
+        ("FAILED_PRECONDITION", 9, 400),
+        ("ABORTED", 10, 409),
+        ("OUT_OF_RANGE", 11, 400),
+        ("UNIMPLEMENTED", 12, 501),
+        ("INTERNAL", 13, 500),
+        ("UNAVAILABLE", 14, 503),
+        ("DATA_LOSS", 15, 500),
+        ("UNAUTHENTICATED", 16, 401),
+    ];
+    for (name, code, http) in table {
+        let what = format!("x-echo-error: {name}");
+        let r = e
+            .expect(
+                &what,
+                e.get("/v1/items/x").header("x-echo-error", name),
+                http,
+                status(code, &format!("echo: {name}")),
+            )
+            .await;
+        e.check(
+            &what,
+            r.header("content-type") == Some("application/json"),
+            || format!("content-type {:?}", r.header("content-type")),
+        );
+        e.check_method(&what, &r, "RoutingService/GetItem");
+        let challenge = r.header("www-authenticate");
+        let expected = (name == "UNAUTHENTICATED").then_some("Bearer");
+        e.check(&what, challenge == expected, || {
+            format!("www-authenticate {challenge:?}, expected {expected:?}")
+        });
+    }
+    e.expect(
+        "x-echo-message",
+        e.req(Method::DELETE, "/v1/items/x")
+            .header("x-echo-error", "ALREADY_EXISTS")
+            .header("x-echo-message", "item x exists"),
+        409,
+        status(6, "item x exists"),
+    )
+    .await;
+    e.expect(
+        "x-echo-error by number",
+        e.get("/v1/items/x").header("x-echo-error", "9"),
+        400,
+        status(9, "echo: FAILED_PRECONDITION"),
+    )
+    .await;
+    e.get_expect(
+        "/v1/nothing/here",
+        (404, status(5, "no route for GET /v1/nothing/here")),
+    )
+    .await;
+    e.get_expect("/", (404, status(5, "no route for GET /")))
+        .await;
+    for (method, path, allow) in [
+        (Method::PUT, "/v1/items/x", "DELETE, GET, HEAD"),
+        (Method::POST, "/v1/spec/fixed/leaf", "GET"),
+        (Method::GET, "/v1/star/p", "POST"),
+        (Method::PATCH, "/v1/body/map", "PUT"),
+    ] {
+        let what = format!("{method} {path}");
+        let r = e
+            .expect(
+                &what,
+                e.req(method.clone(), path),
+                405,
+                status(12, &format!("method {method} is not allowed here")),
+            )
+            .await;
+        e.check(&what, r.header("allow") == Some(allow), || {
+            format!("allow {:?}, expected {allow}", r.header("allow"))
+        });
+    }
+    e.finish();
+}
+
+/// gRPC on the HTTP port: a request with `content-type: application/grpc` is
+/// never REST, so an unknown method is `UNIMPLEMENTED`, not a REST 404.
+async fn grpc_on_the_shared_port(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    let channel = tonic::transport::Endpoint::from_shared(e.base.clone())
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect to the HTTP port");
+    let unknown = crate::grpc::raw_unary(
+        channel.clone(),
+        "/conformance.v1.Nope/Foo",
+        bytes::Bytes::new(),
+        "token",
+    )
+    .await;
+    e.check(
+        "unknown gRPC method",
+        matches!(&unknown, Err(s) if s.code() == tonic::Code::Unimplemented),
+        || format!("{unknown:?}"),
+    );
+    let unknown =
+        crate::grpc::raw_unary(channel.clone(), "/v1/items/x", bytes::Bytes::new(), "token").await;
+    e.check(
+        "a REST path over gRPC",
+        matches!(&unknown, Err(s) if s.code() == tonic::Code::Unimplemented),
+        || format!("{unknown:?}"),
+    );
+    // `RouteProbe { id: "x" }`: field 1, length 1.
+    let known = crate::grpc::raw_unary(
+        channel,
+        "/conformance.v1.RoutingService/GetItem",
+        bytes::Bytes::from_static(b"\x0a\x01x"),
+        "token",
+    )
+    .await;
+    e.check(
+        "a known gRPC method",
+        matches!(&known, Ok(b) if b.as_ref() == b"\x0a\x01x"),
+        || format!("{known:?}"),
+    );
+    e.finish();
+}
