@@ -225,6 +225,13 @@ impl Echo {
         self.req(Method::GET, path)
     }
 
+    /// A JSON request of `method` with `body` as its raw text.
+    fn json_body(&self, method: Method, path: &str, body: &str) -> RequestBuilder {
+        self.req(method, path)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    }
+
     async fn send(&self, what: &str, req: RequestBuilder) -> Reply {
         let resp = within(20, what, req.send())
             .await
@@ -298,6 +305,15 @@ impl Echo {
             .await
     }
 
+    /// Takes over the failures of `other` (a second server set of the test).
+    fn absorb(&self, other: Echo) {
+        let theirs = std::mem::take(&mut *other.failures.lock().expect("failures"));
+        self.failures
+            .lock()
+            .expect("failures")
+            .extend(theirs.into_iter().map(|f| format!("[strict] {f}")));
+    }
+
     /// Fails the test, naming every failed case.
     fn finish(self) {
         let failures = self.failures.lock().expect("failures");
@@ -332,6 +348,10 @@ both_modes!(routing_by_specificity);
 both_modes!(custom_verbs_only_when_registered);
 both_modes!(trailing_empty_segments_are_ignored);
 both_modes!(path_variables_are_decoded_once);
+both_modes!(query_parameters);
+both_modes!(scalars_in_path_and_query);
+both_modes!(request_bodies);
+both_modes!(body_and_response_body_fields);
 both_modes!(errors_are_status_json_with_the_mapped_http_status);
 both_modes!(grpc_on_the_shared_port);
 
@@ -615,6 +635,704 @@ async fn path_variables_are_decoded_once(mode: Mode) {
         (404, status(5, "no route for GET /v1/%69tems/x")),
     )
     .await;
+    e.finish();
+}
+
+/// Query strings: `&` and the first `=`, `+` literal, percent-decoded names and
+/// values, repetition, dotted names, proto or JSON names, and what is refused.
+async fn query_parameters(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    let ok = |body: Value| (200, body);
+    let q = "/v1/everything";
+    let cases: Vec<(String, (u16, Value))> = vec![
+        (
+            format!("{q}?stringValue=a+b"),
+            ok(json!({"stringValue": "a+b"})),
+        ),
+        (
+            format!("{q}?stringValue=a%2Bb%20c"),
+            ok(json!({"stringValue": "a+b c"})),
+        ),
+        (
+            format!("{q}?string_value=a=b=c"),
+            ok(json!({"stringValue": "a=b=c"})),
+        ),
+        (
+            format!("{q}?string%5Fvalue=x"),
+            ok(json!({"stringValue": "x"})),
+        ),
+        (
+            format!("{q}?stringValue=%2541"),
+            ok(json!({"stringValue": "%41"})),
+        ),
+        (
+            format!("{q}?stringValue=&int32Value=3"),
+            ok(json!({"int32Value": 3})),
+        ),
+        // Without `=`, or unknown: ignored.
+        (
+            format!("{q}?flag&stringValue=x&&"),
+            ok(json!({"stringValue": "x"})),
+        ),
+        (
+            format!("{q}?nope=1&stringValue=x"),
+            ok(json!({"stringValue": "x"})),
+        ),
+        (format!("{q}?nested.nope=1"), ok(json!({}))),
+        // A singular field twice, in either spelling.
+        (
+            format!("{q}?int32Value=1&int32Value=2"),
+            invalid("query parameter `int32Value` is given more than once"),
+        ),
+        (
+            format!("{q}?int32Value=1&int32_value=1"),
+            invalid("query parameter `int32_value` is given more than once"),
+        ),
+        (
+            format!("{q}?nested.name=a&nested.name=b"),
+            invalid("query parameter `nested.name` is given more than once"),
+        ),
+        // Repeated fields by repetition.
+        (
+            format!("{q}?repeatedString=a&repeated_string=b&repeatedString=a"),
+            ok(json!({"repeatedString": ["a", "b", "a"]})),
+        ),
+        (
+            format!("{q}?repeatedInt64=1&repeatedInt64=-2"),
+            ok(json!({"repeatedInt64": ["1", "-2"]})),
+        ),
+        (
+            format!("{q}?repeatedColor=COLOR_RED&repeatedColor=2"),
+            ok(json!({"repeatedColor": ["COLOR_RED", "COLOR_BLUE"]})),
+        ),
+        (
+            format!(
+                "{q}?repeatedTimestamp=2024-01-01T00:00:00Z&repeatedTimestamp=2024-01-02T00:00:00Z"
+            ),
+            ok(json!({"repeatedTimestamp": ["2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"]})),
+        ),
+        // Nested by dotted names, proto or JSON names.
+        (
+            format!("{q}?nested.name=n&nested.leaf.value=v&nested.leaf.long_name=l&nested.tags=t"),
+            ok(
+                json!({"nested": {"name": "n", "leaf": {"value": "v", "longName": "l"}, "tags": ["t"]}}),
+            ),
+        ),
+        (
+            format!("{q}?nested.leaf.longName=l&nested.count=7"),
+            ok(json!({"nested": {"count": "7", "leaf": {"longName": "l"}}})),
+        ),
+        // Repeated or map message fields, and messages, are not query parameters.
+        (
+            format!("{q}?repeatedNested=x"),
+            invalid("query parameter `repeatedNested` names a repeated message or map field"),
+        ),
+        (
+            format!("{q}?repeatedNested.name=x"),
+            invalid("query parameter `repeatedNested.name` goes through a repeated or map field"),
+        ),
+        (
+            format!("{q}?stringMap=x"),
+            invalid("query parameter `stringMap` names a repeated message or map field"),
+        ),
+        (
+            format!("{q}?string_map.k=v"),
+            invalid("query parameter `string_map.k` goes through a repeated or map field"),
+        ),
+        (
+            format!("{q}?nestedMap.k.name=v"),
+            invalid("query parameter `nestedMap.k.name` goes through a repeated or map field"),
+        ),
+        (
+            format!("{q}?nested=x"),
+            invalid(
+                "query parameter `nested` names a message; set its fields (`nested.field=...`)",
+            ),
+        ),
+        // Malformed escapes.
+        (
+            format!("{q}?stringValue=%zz"),
+            invalid("query `%zz`: malformed percent-encoding at byte 0"),
+        ),
+        (
+            format!("{q}?string%4=x"),
+            invalid("query `string%4`: malformed percent-encoding at byte 6"),
+        ),
+        // A path-bound field in the query is ignored.
+        (
+            "/v1/everything/p?stringValue=q&string_value=r&int32Value=1".to_string(),
+            ok(json!({"stringValue": "p", "int32Value": 1})),
+        ),
+        (
+            "/v1/leaves/v?nested.leaf.value=w&nested.name=n".to_string(),
+            ok(json!({"nested": {"name": "n", "leaf": {"value": "v"}}})),
+        ),
+    ];
+    for (path, expected) in cases {
+        e.get_expect(&path, expected).await;
+    }
+
+    // Strict mode: unknown names are refused; the rest is the same.
+    let s = Echo::start(mode, Opts { strict: true }).await;
+    s.get_expect(
+        "/v1/everything?nope=1&stringValue=x",
+        invalid("unknown query parameter `nope`"),
+    )
+    .await;
+    s.get_expect(
+        "/v1/everything?nested.nope=1",
+        invalid("unknown query parameter `nested.nope`"),
+    )
+    .await;
+    s.get_expect(
+        "/v1/everything?flag&stringValue=x",
+        (200, json!({"stringValue": "x"})),
+    )
+    .await;
+    e.absorb(s);
+    e.finish();
+}
+
+/// Scalars in the path and the query take their proto3-JSON forms.
+async fn scalars_in_path_and_query(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    let ok = |body: Value| (200, body);
+    let q = "/v1/everything";
+    let cases: Vec<(String, (u16, Value))> = vec![
+        // Path: int64, uint64, bool, enum, double, bytes.
+        (
+            "/v1/scalars/-9223372036854775808/18446744073709551615/true/COLOR_BLUE/1.5/AQID"
+                .to_string(),
+            ok(json!({
+                "int64Value": "-9223372036854775808",
+                "uint64Value": "18446744073709551615",
+                "boolValue": true,
+                "color": "COLOR_BLUE",
+                "doubleValue": 1.5,
+                "bytesValue": "AQID",
+            })),
+        ),
+        (
+            "/v1/scalars/9007199254740993/0/false/2/-1e3/-_8".to_string(),
+            ok(json!({
+                "int64Value": "9007199254740993",
+                "color": "COLOR_BLUE",
+                "doubleValue": -1000.0,
+                "bytesValue": "+/8=",
+            })),
+        ),
+        (
+            "/v1/scalars/1/1/true/0/NaN/%2B%2F8%3D".to_string(),
+            ok(json!({
+                "int64Value": "1",
+                "uint64Value": "1",
+                "boolValue": true,
+                "doubleValue": "NaN",
+                "bytesValue": "+/8=",
+            })),
+        ),
+        (
+            "/v1/scalars/9223372036854775808/0/true/0/1/AA".to_string(),
+            invalid("path variable int64_value: number too large to fit in target type"),
+        ),
+        (
+            "/v1/scalars/1/-1/true/0/1/AA".to_string(),
+            invalid("path variable uint64_value: invalid digit found in string"),
+        ),
+        (
+            "/v1/scalars/1/1/1/0/1/AA".to_string(),
+            invalid("path variable bool_value: `1` is not `true` or `false`"),
+        ),
+        (
+            "/v1/scalars/1/1/True/0/1/AA".to_string(),
+            invalid("path variable bool_value: `True` is not `true` or `false`"),
+        ),
+        (
+            "/v1/scalars/1/1/true/color_blue/1/AA".to_string(),
+            invalid("path variable color: `color_blue` is not a value of conformance.v1.Color"),
+        ),
+        (
+            "/v1/scalars/1/1/true/3/1/AA".to_string(),
+            invalid("path variable color: `3` is not a value of conformance.v1.Color"),
+        ),
+        (
+            "/v1/scalars/1/1/true/0/x/AA".to_string(),
+            invalid("path variable double_value: invalid float literal"),
+        ),
+        (
+            "/v1/scalars/1/1/true/0/1/A".to_string(),
+            invalid("path variable bytes_value: invalid base64: Invalid input length: 1"),
+        ),
+        // Well-known types in the path.
+        (
+            "/v1/times/2024-01-02T03:04:05.5Z/1.5s/7".to_string(),
+            ok(json!({
+                "timestamp": "2024-01-02T03:04:05.500Z",
+                "duration": "1.500s",
+                "wrappedInt32": 7,
+            })),
+        ),
+        (
+            "/v1/times/2024-01-02T03:04:05+01:00/-2s/0".to_string(),
+            ok(json!({
+                "timestamp": "2024-01-02T02:04:05Z",
+                "duration": "-2s",
+                "wrappedInt32": 0,
+            })),
+        ),
+        (
+            "/v1/times/yesterday/1s/0".to_string(),
+            invalid("path variable timestamp: invalid rfc3339 timestamp: invalid date"),
+        ),
+        (
+            "/v1/times/2024-01-02T03:04:05Z/1.5/0".to_string(),
+            invalid("path variable duration: failed to parse duration"),
+        ),
+        // Query: integers exact, ranges checked.
+        (
+            format!(
+                "{q}?int64Value=9223372036854775807&uint32Value=4294967295&sint64Value=-5&fixed64Value=18446744073709551615&sfixed32Value=-1&int32Value=-2147483648"
+            ),
+            ok(json!({
+                "int64Value": "9223372036854775807",
+                "uint32Value": 4294967295u32,
+                "sint64Value": "-5",
+                "fixed64Value": "18446744073709551615",
+                "sfixed32Value": -1,
+                "int32Value": -2147483648i32,
+            })),
+        ),
+        (
+            format!("{q}?int32Value=2147483648"),
+            invalid("query parameter `int32Value`: number too large to fit in target type"),
+        ),
+        (
+            format!("{q}?int64Value=-9223372036854775809"),
+            invalid("query parameter `int64Value`: number too small to fit in target type"),
+        ),
+        (
+            format!("{q}?uint32Value=-1"),
+            invalid("query parameter `uint32Value`: invalid digit found in string"),
+        ),
+        (
+            format!("{q}?int64Value=abc"),
+            invalid("query parameter `int64Value`: invalid digit found in string"),
+        ),
+        // Bools.
+        (
+            format!("{q}?boolValue=true"),
+            ok(json!({"boolValue": true})),
+        ),
+        (format!("{q}?boolValue=false"), ok(json!({}))),
+        (
+            format!("{q}?boolValue=1"),
+            invalid("query parameter `boolValue`: `1` is not `true` or `false`"),
+        ),
+        (
+            format!("{q}?boolValue=True"),
+            invalid("query parameter `boolValue`: `True` is not `true` or `false`"),
+        ),
+        // Enums by name or number, case-sensitive, in range.
+        (
+            format!("{q}?color=COLOR_RED"),
+            ok(json!({"color": "COLOR_RED"})),
+        ),
+        (format!("{q}?color=2"), ok(json!({"color": "COLOR_BLUE"}))),
+        (
+            format!("{q}?color=Color_Red"),
+            invalid("query parameter `color`: `Color_Red` is not a value of conformance.v1.Color"),
+        ),
+        (
+            format!("{q}?color=9"),
+            invalid("query parameter `color`: `9` is not a value of conformance.v1.Color"),
+        ),
+        (
+            format!("{q}?repeatedColor=COLOR_RED&repeatedColor=-1"),
+            invalid("query parameter `repeatedColor`: `-1` is not a value of conformance.v1.Color"),
+        ),
+        // Floats.
+        (
+            format!("{q}?doubleValue=Infinity&floatValue=-0.5"),
+            ok(json!({"doubleValue": "Infinity", "floatValue": -0.5})),
+        ),
+        // Well-known types.
+        (
+            format!("{q}?timestamp=1970-01-01T00:00:01.000000001Z&duration=0.000001s"),
+            ok(json!({"timestamp": "1970-01-01T00:00:01.000000001Z", "duration": "0.000001s"})),
+        ),
+        (
+            format!("{q}?fieldMask=int64Value,nested.leaf.longName"),
+            ok(json!({"fieldMask": "int64Value,nested.leaf.longName"})),
+        ),
+        // Bytes: standard (a literal `+`) or URL-safe base64.
+        (
+            format!("{q}?bytesValue=+/8="),
+            ok(json!({"bytesValue": "+/8="})),
+        ),
+        (
+            format!("{q}?bytesValue=-_8"),
+            ok(json!({"bytesValue": "+/8="})),
+        ),
+        (
+            format!("{q}?bytesValue=%2B%2F8%3D"),
+            ok(json!({"bytesValue": "+/8="})),
+        ),
+        (
+            format!("{q}?bytesValue=*"),
+            invalid("query parameter `bytesValue`: invalid base64: Invalid symbol 42, offset 0."),
+        ),
+        // Wrappers as their scalar; present even when zero.
+        (
+            format!(
+                "{q}?wrappedInt32=0&wrappedInt64=5&wrappedUint64=6&wrappedUint32=7&wrappedBool=false&wrappedString=&wrappedDouble=2.5&wrappedFloat=0&wrappedBytes=AQ=="
+            ),
+            ok(json!({
+                "wrappedInt32": 0,
+                "wrappedInt64": "5",
+                "wrappedUint64": "6",
+                "wrappedUint32": 7,
+                "wrappedBool": false,
+                "wrappedString": "",
+                "wrappedDouble": 2.5,
+                "wrappedFloat": 0.0,
+                "wrappedBytes": "AQ==",
+            })),
+        ),
+        (
+            format!("{q}?wrappedBool=yes"),
+            invalid("query parameter `wrappedBool`: `yes` is not `true` or `false`"),
+        ),
+        (
+            format!("{q}?optionalInt32=0"),
+            ok(json!({"optionalInt32": 0})),
+        ),
+    ];
+    for (path, expected) in cases {
+        e.get_expect(&path, expected).await;
+    }
+    e.finish();
+}
+
+/// Request bodies: unknown fields, empty, malformed, duplicate keys, `null`,
+/// content types and the size limit.
+async fn request_bodies(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    let post = |body: &str| e.json_body(Method::POST, "/v1/star/p", body);
+    let cases: Vec<(&str, RequestBuilder, (u16, Value))> = vec![
+        (
+            "unknown fields ignored",
+            post(r#"{"int32Value": 5, "nope": {"x": [1]}, "nested": {"zzz": 1}}"#),
+            (
+                200,
+                json!({"stringValue": "p", "int32Value": 5, "nested": {}}),
+            ),
+        ),
+        ("empty body", post(""), (200, json!({"stringValue": "p"}))),
+        (
+            "empty body without a content type",
+            e.req(Method::POST, "/v1/star/p"),
+            (200, json!({"stringValue": "p"})),
+        ),
+        (
+            "whitespace body",
+            post(" \n"),
+            (200, json!({"stringValue": "p"})),
+        ),
+        (
+            "empty object",
+            post("{}"),
+            (200, json!({"stringValue": "p"})),
+        ),
+        (
+            "malformed JSON",
+            post(r#"{"int32Value":"#),
+            invalid("malformed JSON body: EOF while parsing a value at line 1 column 14"),
+        ),
+        (
+            "trailing garbage",
+            post(r#"{} {}"#),
+            invalid("malformed JSON body: trailing characters at line 1 column 4"),
+        ),
+        (
+            "not an object",
+            post("[1]"),
+            invalid("the JSON body must be an object"),
+        ),
+        (
+            "last duplicate key wins",
+            post(
+                r#"{"int32Value": 1, "int32Value": 2, "nested": {"name": "a"}, "nested": {"count": "3"}}"#,
+            ),
+            (
+                200,
+                json!({"stringValue": "p", "int32Value": 2, "nested": {"count": "3"}}),
+            ),
+        ),
+        (
+            "null is unset",
+            post(
+                r#"{"int32Value": null, "nested": null, "repeatedString": null, "stringMap": null, "wrappedInt32": null, "color": null}"#,
+            ),
+            (200, json!({"stringValue": "p"})),
+        ),
+        (
+            "proto names",
+            post(r#"{"int64_value": "12", "nested": {"leaf": {"long_name": "l"}}}"#),
+            (
+                200,
+                json!({"stringValue": "p", "int64Value": "12", "nested": {"leaf": {"longName": "l"}}}),
+            ),
+        ),
+        (
+            "JSON with a charset",
+            e.req(Method::POST, "/v1/star/p")
+                .header("content-type", "application/json; charset=utf-8")
+                .body(r#"{"int32Value": 1}"#),
+            (200, json!({"stringValue": "p", "int32Value": 1})),
+        ),
+        (
+            "text/plain",
+            e.req(Method::POST, "/v1/star/p")
+                .header("content-type", "text/plain")
+                .body(r#"{"int32Value": 1}"#),
+            (
+                415,
+                status(3, "the body must be JSON (content-type: application/json)"),
+            ),
+        ),
+        (
+            "no content type",
+            e.req(Method::POST, "/v1/star/p")
+                .body(r#"{"int32Value": 1}"#),
+            (
+                415,
+                status(3, "the body must be JSON (content-type: application/json)"),
+            ),
+        ),
+        (
+            "form",
+            e.req(Method::POST, "/v1/star/p")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("int32Value=1"),
+            (
+                415,
+                status(3, "the body must be JSON (content-type: application/json)"),
+            ),
+        ),
+        (
+            "over the limit",
+            post(&format!(r#"{{"stringValue": "{}"}}"#, "x".repeat(MAX_BODY))),
+            (
+                413,
+                status(8, &format!("request body over {MAX_BODY} bytes")),
+            ),
+        ),
+        (
+            "over the limit, field body",
+            e.json_body(Method::PUT, "/v1/body/repeated", &" ".repeat(MAX_BODY + 1)),
+            (
+                413,
+                status(8, &format!("request body over {MAX_BODY} bytes")),
+            ),
+        ),
+    ];
+    for (what, req, (status, body)) in cases {
+        e.expect(what, req, status, body).await;
+    }
+
+    // Strict mode: unknown fields are refused, at any depth.
+    let s = Echo::start(mode, Opts { strict: true }).await;
+    s.expect(
+        "strict: unknown field",
+        s.json_body(
+            Method::POST,
+            "/v1/star/p",
+            r#"{"int32Value": 5, "nope": 1}"#,
+        ),
+        400,
+        status(3, "invalid request: unrecognized field name 'nope'"),
+    )
+    .await;
+    s.expect(
+        "strict: unknown nested field",
+        s.json_body(Method::POST, "/v1/star/p", r#"{"nested": {"zzz": 1}}"#),
+        400,
+        status(3, "invalid request: unrecognized field name 'zzz'"),
+    )
+    .await;
+    s.expect(
+        "strict: known fields",
+        s.json_body(Method::POST, "/v1/star/p", r#"{"int32Value": 5}"#),
+        200,
+        json!({"stringValue": "p", "int32Value": 5}),
+    )
+    .await;
+    e.absorb(s);
+    e.finish();
+}
+
+/// `body: "*"` binds no query parameter and the path wins over the body; `body:
+/// "<field>"` for a message, a scalar, a repeated and a map field;
+/// `response_body` for a message, a scalar and a repeated field.
+async fn body_and_response_body_fields(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    let cases: Vec<(&str, RequestBuilder, (u16, Value))> = vec![
+        (
+            "star: no query binding",
+            e.json_body(
+                Method::POST,
+                "/v1/star/p?int32Value=5&stringValue=q",
+                r#"{"int64Value": "1"}"#,
+            ),
+            (200, json!({"stringValue": "p", "int64Value": "1"})),
+        ),
+        (
+            "star: the path wins over the body",
+            e.json_body(
+                Method::POST,
+                "/v1/star/p",
+                r#"{"stringValue": "body", "int32Value": 2}"#,
+            ),
+            (200, json!({"stringValue": "p", "int32Value": 2})),
+        ),
+        (
+            "star: the path wins over the body's proto name",
+            e.json_body(
+                Method::POST,
+                "/v1/star/p%20q",
+                r#"{"string_value": "body"}"#,
+            ),
+            (200, json!({"stringValue": "p q"})),
+        ),
+        (
+            "message field body, the rest from the query",
+            e.json_body(
+                Method::POST,
+                "/v1/body/message?int32Value=3&nested.name=q&repeatedString=r",
+                r#"{"name": "n", "count": "5", "leaf": {"longName": "l"}}"#,
+            ),
+            (
+                200,
+                json!({
+                    "int32Value": 3,
+                    "repeatedString": ["r"],
+                    "nested": {"name": "n", "count": "5", "leaf": {"longName": "l"}},
+                }),
+            ),
+        ),
+        (
+            "message field body, empty",
+            e.req(Method::POST, "/v1/body/message?int32Value=3"),
+            (200, json!({"int32Value": 3})),
+        ),
+        (
+            "message field body, null",
+            e.json_body(Method::POST, "/v1/body/message", "null"),
+            (200, json!({})),
+        ),
+        (
+            "message field body, not an object",
+            e.json_body(Method::POST, "/v1/body/message", "[]"),
+            invalid("the body (field `nested`): invalid type: sequence, expected a map"),
+        ),
+        (
+            "scalar field body: a JSON string",
+            e.json_body(Method::POST, "/v1/body/scalar?int32Value=1", r#""42""#),
+            (200, json!({"int64Value": "42", "int32Value": 1})),
+        ),
+        (
+            "scalar field body: a JSON number",
+            e.json_body(Method::POST, "/v1/body/scalar", "-7"),
+            (200, json!({"int64Value": "-7"})),
+        ),
+        (
+            "scalar field body: the query does not set it",
+            e.json_body(Method::POST, "/v1/body/scalar?int64Value=9", "8"),
+            (200, json!({"int64Value": "8"})),
+        ),
+        (
+            "scalar field body: an object",
+            e.json_body(Method::POST, "/v1/body/scalar", "{}"),
+            invalid(
+                "the body (field `int64_value`): invalid type: map, expected a 64-bit signed integer or decimal string",
+            ),
+        ),
+        (
+            "repeated field body: an array",
+            e.json_body(
+                Method::PUT,
+                "/v1/body/repeated",
+                r#"[{"name": "a"}, {"count": "2"}]"#,
+            ),
+            (
+                200,
+                json!({"repeatedNested": [{"name": "a"}, {"count": "2"}]}),
+            ),
+        ),
+        (
+            "repeated field body: not an array",
+            e.json_body(Method::PUT, "/v1/body/repeated", r#"{"name": "a"}"#),
+            invalid("the body (field `repeated_nested`): invalid type: map, expected a list"),
+        ),
+        (
+            "map field body: an object",
+            e.json_body(
+                Method::PUT,
+                "/v1/body/map?stringValue=s",
+                r#"{"k": "v", "": "e"}"#,
+            ),
+            (
+                200,
+                json!({"stringValue": "s", "stringMap": {"k": "v", "": "e"}}),
+            ),
+        ),
+        (
+            "response_body: a message",
+            e.get("/v1/response/message?nested.name=n&int32Value=1"),
+            (200, json!({"name": "n"})),
+        ),
+        (
+            "response_body: an unset message",
+            e.get("/v1/response/message?int32Value=1"),
+            (200, json!({})),
+        ),
+        (
+            "response_body: a scalar",
+            e.get("/v1/response/scalar?int64Value=5"),
+            (200, json!("5")),
+        ),
+        (
+            "response_body: a default scalar",
+            e.get("/v1/response/scalar"),
+            (200, json!("0")),
+        ),
+        (
+            "response_body: a repeated field",
+            e.get("/v1/response/repeated?repeatedString=a&repeatedString=b"),
+            (200, json!(["a", "b"])),
+        ),
+        (
+            "response_body: an empty repeated field",
+            e.get("/v1/response/repeated"),
+            (200, json!([])),
+        ),
+    ];
+    for (what, req, (status, body)) in cases {
+        e.expect(what, req, status, body).await;
+    }
+    // Strict mode: a `*` route takes no query parameters at all.
+    let s = Echo::start(mode, Opts { strict: true }).await;
+    s.expect(
+        "strict: star with a query",
+        s.json_body(Method::POST, "/v1/star/p?int32Value=5", "{}"),
+        400,
+        status(
+            3,
+            "this route takes no query parameters (got `int32Value=5`)",
+        ),
+    )
+    .await;
+    e.absorb(s);
     e.finish();
 }
 

@@ -41,6 +41,11 @@ pub fn build(
             if !body.iter().all(u8::is_ascii_whitespace) {
                 let value: Value = serde_json::from_slice(body)
                     .map_err(|e| BadRequest(format!("malformed JSON body: {e}")))?;
+                let descriptor = input.get_field_by_name(field).ok_or_else(|| {
+                    BadRequest(format!("the body field `{field}` is not a field"))
+                })?;
+                check_field(&descriptor, &value)
+                    .map_err(|e| BadRequest(format!("the body (field `{field}`): {e}")))?;
                 root.insert(field.to_string(), value);
             }
             root
@@ -108,6 +113,11 @@ fn apply_query(
         }
         let segments: Vec<&str> = name.split('.').collect();
         let Some((fields, names)) = resolve_chain(input, &segments) else {
+            if through_collection(input, &segments, binding.body) {
+                return bad(format!(
+                    "query parameter `{name}` goes through a repeated or map field"
+                ));
+            }
             if strictness.strict {
                 return bad(format!("unknown query parameter `{name}`"));
             }
@@ -122,14 +132,6 @@ fn apply_query(
         }
         if !binding.body.is_empty() && names.first().map(String::as_str) == Some(binding.body) {
             continue;
-        }
-        if fields[..fields.len() - 1]
-            .iter()
-            .any(|f| f.is_list() || f.is_map())
-        {
-            return bad(format!(
-                "query parameter `{name}` goes through a repeated or map field"
-            ));
         }
         if leaf.is_map()
             || (leaf.is_list() && matches!(leaf.kind(), Kind::Message(_)) && !is_scalar_wkt(leaf))
@@ -202,6 +204,33 @@ fn resolve_chain(
     (!fields.is_empty()).then_some((fields, names))
 }
 
+/// Whether a dotted query name that does not resolve walks into a repeated or
+/// map field before its last segment (`repeatedNested.name`, `stringMap.key`):
+/// those cannot be set from the query. A name under the body field is not a
+/// query parameter at all.
+fn through_collection(input: &MessageDescriptor, path: &[&str], body: &str) -> bool {
+    let mut msg = input.clone();
+    for (i, segment) in path.iter().enumerate().take(path.len().saturating_sub(1)) {
+        let Some(field) = msg
+            .get_field_by_name(segment)
+            .or_else(|| msg.get_field_by_json_name(segment))
+        else {
+            return false;
+        };
+        if i == 0 && field.name() == body {
+            return false;
+        }
+        if field.is_list() || field.is_map() {
+            return true;
+        }
+        match field.kind() {
+            Kind::Message(m) => msg = m,
+            _ => return false,
+        }
+    }
+    false
+}
+
 fn is_scalar_wkt(field: &FieldDescriptor) -> bool {
     matches!(field.kind(), Kind::Message(m) if SCALAR_JSON_WKTS.contains(&m.full_name()))
 }
@@ -222,14 +251,37 @@ fn scalar(field: &FieldDescriptor, raw: &str) -> Result<Value, String> {
         };
     }
     if let Kind::Enum(e) = field.kind() {
-        if let Ok(n) = raw.parse::<i32>() {
-            return Ok(Value::from(n));
-        }
-        if e.get_value_by_name(raw).is_none() {
-            return Err(format!("`{raw}` is not a value of {}", e.full_name()));
-        }
+        // By name (case-sensitive) or by the number of a declared value.
+        let known = match raw.parse::<i32>() {
+            Ok(n) => e.get_value(n).map(|_| Value::from(n)),
+            Err(_) => e
+                .get_value_by_name(raw)
+                .map(|_| Value::String(raw.to_string())),
+        };
+        return known.ok_or_else(|| format!("`{raw}` is not a value of {}", e.full_name()));
     }
-    Ok(Value::String(raw.to_string()))
+    let value = Value::String(raw.to_string());
+    check_value(field, &value)?;
+    Ok(value)
+}
+
+/// Parses `value` as the field's proto3 JSON on its own, so a bad value is
+/// refused naming its parameter (the whole message is parsed later).
+fn check_value(field: &FieldDescriptor, value: &Value) -> Result<(), String> {
+    if field.is_list() {
+        check_field(field, &Value::Array(vec![value.clone()]))
+    } else {
+        check_field(field, value)
+    }
+}
+
+/// Parses `value` as the whole field's proto3 JSON.
+fn check_field(field: &FieldDescriptor, value: &Value) -> Result<(), String> {
+    let mut object = Map::new();
+    object.insert(field.name().to_string(), value.clone());
+    DynamicMessage::deserialize(field.parent_message().clone(), Value::Object(object))
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Sets `root[path] = value`, creating objects on the way. With `replace`, any
