@@ -353,6 +353,7 @@ both_modes!(scalars_in_path_and_query);
 both_modes!(request_bodies);
 both_modes!(body_and_response_body_fields);
 both_modes!(errors_are_status_json_with_the_mapped_http_status);
+both_modes!(metadata_and_deadline_headers);
 both_modes!(grpc_on_the_shared_port);
 
 /// Literal beats `*` beats `**`, left to right, whatever the declaration order.
@@ -1422,6 +1423,108 @@ async fn errors_are_status_json_with_the_mapped_http_status(mode: Mode) {
             format!("allow {:?}, expected {allow}", r.header("allow"))
         });
     }
+    e.finish();
+}
+
+/// `Grpc-Metadata-<k>` request headers become call metadata and response
+/// metadata comes back as `Grpc-Metadata-<k>`; `grpc-timeout` bounds the call.
+async fn metadata_and_deadline_headers(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    let what = "Grpc-Metadata-Tenant";
+    let r = e
+        .expect(
+            what,
+            e.get("/v1/items/x")
+                .header("Grpc-Metadata-Tenant", "acme")
+                .header("Grpc-Metadata-Trace-Bin", "AQID")
+                .header("x-not-metadata", "1"),
+            200,
+            json!({"id": "x"}),
+        )
+        .await;
+    for (name, expected) in [
+        ("grpc-metadata-tenant", Some("acme")),
+        ("grpc-metadata-trace-bin", Some("AQID")),
+        (
+            "grpc-metadata-x-echo-method",
+            Some("conformance.v1.RoutingService/GetItem"),
+        ),
+        // Forwarded headers keep their own names too.
+        (
+            "x-echo-method",
+            Some("conformance.v1.RoutingService/GetItem"),
+        ),
+        // Plain headers are not metadata; transport headers are not echoed.
+        ("grpc-metadata-x-not-metadata", None),
+        ("grpc-metadata-vary", None),
+        ("grpc-metadata-access-control-expose-headers", None),
+        ("tenant", None),
+    ] {
+        e.check(what, r.header(name) == expected, || {
+            format!("{name}: {:?}, expected {expected:?}", r.header(name))
+        });
+    }
+    // On errors too.
+    let what = "metadata on an error";
+    let r = e
+        .expect(
+            what,
+            e.get("/v1/items/x")
+                .header("Grpc-Metadata-Tenant", "acme")
+                .header("x-echo-error", "NOT_FOUND"),
+            404,
+            status(5, "echo: NOT_FOUND"),
+        )
+        .await;
+    e.check(
+        what,
+        r.header("grpc-metadata-tenant") == Some("acme"),
+        || format!("{:?}", r.headers),
+    );
+    // Reserved names are not client metadata.
+    let what = "reserved metadata";
+    let r = e
+        .expect(
+            what,
+            e.get("/v1/items/x")
+                .header("Grpc-Metadata-Grpc-Foo", "1")
+                .header("Grpc-Metadata-Content-Type", "text/plain"),
+            200,
+            json!({"id": "x"}),
+        )
+        .await;
+    for name in ["grpc-metadata-grpc-foo", "grpc-metadata-content-type"] {
+        e.check(what, r.header(name).is_none(), || {
+            format!("{name}: {:?}", r.header(name))
+        });
+    }
+
+    // `grpc-timeout`: the call outlives it (the echo waits 3 s first).
+    let started = Instant::now();
+    e.expect(
+        "grpc-timeout expires",
+        e.get("/v1/items/x")
+            .header("grpc-timeout", "200m")
+            .header("x-echo-delay-ms", "3000"),
+        504,
+        status(4, "the grpc-timeout deadline passed"),
+    )
+    .await;
+    let took = started.elapsed();
+    e.check(
+        "grpc-timeout expires",
+        took < Duration::from_millis(2500),
+        || format!("took {took:?}"),
+    );
+    e.expect(
+        "grpc-timeout in time",
+        e.get("/v1/items/x")
+            .header("grpc-timeout", "5S")
+            .header("x-echo-delay-ms", "10"),
+        200,
+        json!({"id": "x"}),
+    )
+    .await;
     e.finish();
 }
 

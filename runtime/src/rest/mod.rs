@@ -193,6 +193,7 @@ impl RestGateway {
             .get("grpc-timeout")
             .and_then(|v| v.to_str().ok())
             .and_then(grpc_timeout);
+        let expires = deadline.map(|d| std::time::Instant::now() + d);
         let call = self.backend.clone().oneshot(grpc_request);
         let outcome = match deadline {
             Some(d) => tokio::time::timeout(d, call)
@@ -222,6 +223,16 @@ impl RestGateway {
             &self.options.forward_headers,
         )
         .await
+        .map_err(|r| {
+            // A call that failed once its deadline had passed failed for the
+            // deadline, whatever the backend reported: a remote tonic server
+            // answers an expired `grpc-timeout` with CANCELLED.
+            if expires.is_some_and(|t| std::time::Instant::now() >= t) {
+                error(Code::DeadlineExceeded, "the grpc-timeout deadline passed")
+            } else {
+                r
+            }
+        })
     }
 }
 
@@ -407,7 +418,14 @@ fn call_status(headers: &HeaderMap, trailers: Option<&HeaderMap>) -> tonic::Stat
 fn metadata_headers(from: &HeaderMap, to: &mut HeaderMap, forward: &[HeaderName]) {
     for (name, value) in from {
         let n = name.as_str();
-        if n.starts_with("grpc-") || matches!(n, "content-type" | "date" | "te" | "content-length")
+        // gRPC's own headers, and HTTP headers a backend's server adds to every
+        // answer (CORS, `vary`), are not response metadata.
+        if n.starts_with("grpc-")
+            || n.starts_with("access-control-")
+            || matches!(
+                n,
+                "content-type" | "date" | "te" | "content-length" | "vary" | "server"
+            )
         {
             continue;
         }
