@@ -354,6 +354,7 @@ both_modes!(request_bodies);
 both_modes!(body_and_response_body_fields);
 both_modes!(errors_are_status_json_with_the_mapped_http_status);
 both_modes!(metadata_and_deadline_headers);
+both_modes!(server_streams);
 both_modes!(grpc_on_the_shared_port);
 
 /// Literal beats `*` beats `**`, left to right, whatever the declaration order.
@@ -1523,6 +1524,114 @@ async fn metadata_and_deadline_headers(mode: Mode) {
             .header("x-echo-delay-ms", "10"),
         200,
         json!({"id": "x"}),
+    )
+    .await;
+    e.finish();
+}
+
+/// A server stream reads all of its body (the echo's streams end).
+async fn stream_body(e: &Echo, what: &str, req: RequestBuilder) -> Reply {
+    e.send(what, req).await
+}
+
+/// `StreamService.Watch`: NDJSON `{"result": …}` lines, a last `{"error": …}`
+/// line on failure after messages, the mapped HTTP status on failure before
+/// any; SSE with `Accept: text/event-stream`.
+async fn server_streams(mode: Mode) {
+    let e = Echo::start(mode, Opts::default()).await;
+    let watch = |count: &str| {
+        e.get("/v1/watch?stringValue=s&int64Value=3")
+            .header("x-echo-count", count)
+    };
+    let item = json!({"stringValue": "s", "int64Value": "3"});
+    let result_line = json!({ "result": item }).to_string();
+    let ndjson = |what: &str, r: &Reply, status: u16, lines: Vec<String>| {
+        let got: Vec<&str> = r.text.lines().collect();
+        let ok = r.status == status
+            && r.header("content-type") == Some("application/x-ndjson")
+            && got == lines.iter().map(String::as_str).collect::<Vec<_>>()
+            && r.text.ends_with('\n');
+        e.check(what, ok, || {
+            format!(
+                "expected {status} NDJSON {lines:?}, got {} {:?} {:?}",
+                r.status,
+                r.header("content-type"),
+                r.text
+            )
+        });
+    };
+
+    let r = stream_body(&e, "three messages", watch("3")).await;
+    ndjson("three messages", &r, 200, vec![result_line.clone(); 3]);
+    e.check_method("three messages", &r, "StreamService/Watch");
+
+    let r = stream_body(&e, "no message", watch("0")).await;
+    e.check("no message", r.status == 200 && r.text.is_empty(), || {
+        format!("{} {:?}", r.status, r.text)
+    });
+
+    let what = "failure after messages";
+    let r = stream_body(&e, what, watch("2").header("x-echo-error", "ABORTED")).await;
+    let error = json!({ "error": status(10, "echo: ABORTED") }).to_string();
+    ndjson(
+        what,
+        &r,
+        200,
+        vec![result_line.clone(), result_line.clone(), error],
+    );
+
+    // Failures before the first message are ordinary error replies.
+    e.expect(
+        "failure before any message",
+        watch("0").header("x-echo-error", "NOT_FOUND"),
+        404,
+        status(5, "echo: NOT_FOUND"),
+    )
+    .await;
+    e.expect(
+        "refused before any message",
+        e.get("/v1/watch").header("x-echo-count", "x"),
+        400,
+        status(3, "x-echo-count must be 0 to 10000"),
+    )
+    .await;
+    e.expect(
+        "a bad query",
+        e.get("/v1/watch?int32Value=x"),
+        400,
+        status(
+            3,
+            "query parameter `int32Value`: invalid digit found in string",
+        ),
+    )
+    .await;
+
+    // SSE: `data:` per message, `event: error` with the status at the end.
+    let sse = |count: &str| watch(count).header("accept", "text/event-stream");
+    let data = format!("data: {item}\n\n");
+    let what = "SSE";
+    let r = stream_body(&e, what, sse("2")).await;
+    e.check(
+        what,
+        r.status == 200
+            && r.header("content-type") == Some("text/event-stream")
+            && r.text == data.repeat(2),
+        || format!("{} {:?} {:?}", r.status, r.header("content-type"), r.text),
+    );
+    let what = "SSE failure after a message";
+    let r = stream_body(&e, what, sse("1").header("x-echo-error", "DATA_LOSS")).await;
+    let expected = format!(
+        "{data}event: error\ndata: {}\n\n",
+        status(15, "echo: DATA_LOSS")
+    );
+    e.check(what, r.status == 200 && r.text == expected, || {
+        format!("{} {:?}, expected {expected:?}", r.status, r.text)
+    });
+    e.expect(
+        "SSE failure before any message",
+        sse("0").header("x-echo-error", "PERMISSION_DENIED"),
+        403,
+        status(7, "echo: PERMISSION_DENIED"),
     )
     .await;
     e.finish();

@@ -213,7 +213,8 @@ impl RestGateway {
                 wants_sse(&parts.headers),
                 self.options.max_body_bytes,
                 &self.options.forward_headers,
-            );
+            )
+            .await;
         }
         unary_reply(
             reply,
@@ -473,10 +474,12 @@ async fn unary_reply(
 }
 
 /// Server streams: newline-delimited `{"result": …}` lines, or SSE `data:` events,
-/// flushed per message, ending with an `{"error": Status}` line (SSE `event:
-/// error`) on failure. An error before the first message is a plain error reply.
+/// flushed per message, ending with an `{"error": Status}` line (SSE: an `event:
+/// error` whose data is the Status) on failure. Nothing is sent before the first
+/// message, so a failure before it is a plain error reply with its HTTP status.
 mod stream {
     use super::*;
+    use futures_util::StreamExt;
 
     /// Reads frames out of the reply body as they arrive.
     struct Frames {
@@ -535,18 +538,27 @@ mod stream {
         }
     }
 
-    fn line(value: &serde_json::Value, sse_event: Option<&str>, sse: bool) -> Bytes {
+    /// One message: `{"result": …}` line, or SSE `data:`.
+    fn message_line(value: serde_json::Value, sse: bool) -> Bytes {
         if sse {
-            match sse_event {
-                Some(event) => Bytes::from(format!("event: {event}\ndata: {value}\n\n")),
-                None => Bytes::from(format!("data: {value}\n\n")),
-            }
+            Bytes::from(format!("data: {value}\n\n"))
         } else {
-            Bytes::from(format!("{value}\n"))
+            Bytes::from(format!("{}\n", json!({ "result": value })))
         }
     }
 
-    pub fn respond(
+    /// The failure that ends a stream: an `{"error": Status}` line, or SSE `event:
+    /// error` with the Status as its data.
+    fn error_line(code: Code, message: &str, sse: bool) -> Bytes {
+        let status = status_json(code, message);
+        if sse {
+            Bytes::from(format!("event: error\ndata: {status}\n\n"))
+        } else {
+            Bytes::from(format!("{}\n", json!({ "error": status })))
+        }
+    }
+
+    pub async fn respond(
         reply: http::Response<tonic::body::Body>,
         output: MessageDescriptor,
         response_body: &'static str,
@@ -567,7 +579,7 @@ mod stream {
             }
             return Ok(stream_response(&headers, sse, Body::empty(), forward));
         }
-        let frames = Frames {
+        let mut frames = Frames {
             body,
             buf: BytesMut::new(),
             trailers: None,
@@ -576,19 +588,27 @@ mod stream {
         };
         let render = move |bytes: &[u8]| -> Bytes {
             match message_json(&output, bytes, response_body) {
-                Ok(v) => {
-                    let wrapped = if sse { v } else { json!({ "result": v }) };
-                    line(&wrapped, None, sse)
-                }
-                Err(e) => line(
-                    &json!({ "error": status_json(Code::Internal, &e) }),
-                    Some("error"),
-                    sse,
-                ),
+                Ok(v) => message_line(v, sse),
+                Err(e) => error_line(Code::Internal, &e, sse),
             }
         };
+        // Nothing goes out before the first message (or the end): a failure
+        // before it gets its own HTTP status.
+        let first = match frames.next().await {
+            Item::Message(m) => render(&m),
+            Item::End => {
+                let status = call_status(&headers, frames.trailers.as_ref());
+                if status.code() != Code::Ok {
+                    let mut r = error(status.code(), status.message());
+                    metadata_headers(&headers, r.headers_mut(), forward);
+                    return Err(r);
+                }
+                return Ok(stream_response(&headers, sse, Body::empty(), forward));
+            }
+            Item::Failed(msg) => return Err(error(Code::Unavailable, &msg)),
+        };
         let head = headers.clone();
-        let stream =
+        let rest =
             futures_util::stream::unfold(Some((frames, render, head)), move |state| async move {
                 let (mut frames, render, head) = state?;
                 match frames.next().await {
@@ -604,17 +624,16 @@ mod stream {
                         if status.code() == Code::Ok {
                             None
                         } else {
-                            let e =
-                                json!({ "error": status_json(status.code(), status.message()) });
-                            Some((Ok(line(&e, Some("error"), sse)), None))
+                            let e = error_line(status.code(), status.message(), sse);
+                            Some((Ok(e), None))
                         }
                     }
-                    Item::Failed(msg) => {
-                        let e = json!({ "error": status_json(Code::Unavailable, &msg) });
-                        Some((Ok(line(&e, Some("error"), sse)), None))
-                    }
+                    Item::Failed(msg) => Some((Ok(error_line(Code::Unavailable, &msg, sse)), None)),
                 }
             });
+        let stream =
+            futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(first) })
+                .chain(rest);
         Ok(stream_response(
             &headers,
             sse,
