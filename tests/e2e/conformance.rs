@@ -480,6 +480,26 @@ async fn custom_verbs_only_when_registered(mode: Mode) {
         json!({"name": "operations/op1:cancel"}),
     )
     .await;
+    // The verb is split off the raw path: an encoded `:` is data.
+    e.route(
+        "/v1/operations/op1%3Acancel",
+        "RoutingService/GetOperation",
+        json!({"name": "operations/op1:cancel"}),
+    )
+    .await;
+    let r = e
+        .expect(
+            "POST /v1/operations/op1%3Acancel",
+            e.req(Method::POST, "/v1/operations/op1%3Acancel"),
+            405,
+            status(12, "method POST is not allowed here"),
+        )
+        .await;
+    e.check(
+        "POST /v1/operations/op1%3Acancel",
+        r.header("allow") == Some("GET"),
+        || format!("allow {:?}", r.header("allow")),
+    );
     // Not a registered verb: data.
     e.route(
         "/v1/operations/a:b",
@@ -766,6 +786,10 @@ async fn query_parameters(mode: Mode) {
             ok(json!({"stringValue": "p", "int32Value": 1})),
         ),
         (
+            "/v1/shelves/s/books/b?book.title=T&book.name=x&book_name=y".to_string(),
+            ok(json!({"book": {"name": "shelves/s/books/b", "title": "T"}})),
+        ),
+        (
             "/v1/leaves/v?nested.leaf.value=w&nested.name=n".to_string(),
             ok(json!({"nested": {"name": "n", "leaf": {"value": "v"}}})),
         ),
@@ -859,7 +883,7 @@ async fn scalars_in_path_and_query(mode: Mode) {
         ),
         (
             "/v1/scalars/1/1/true/0/x/AA".to_string(),
-            invalid("path variable double_value: invalid float literal"),
+            invalid("path variable double_value: `x` is not a number"),
         ),
         (
             "/v1/scalars/1/1/true/0/1/A".to_string(),
@@ -956,6 +980,22 @@ async fn scalars_in_path_and_query(mode: Mode) {
         (
             format!("{q}?doubleValue=Infinity&floatValue=-0.5"),
             ok(json!({"doubleValue": "Infinity", "floatValue": -0.5})),
+        ),
+        (
+            format!("{q}?floatValue=1e39"),
+            invalid("query parameter `floatValue`: `1e39` is out of range for float"),
+        ),
+        (
+            format!("{q}?doubleValue=-1e400"),
+            invalid("query parameter `doubleValue`: `-1e400` is out of range for double"),
+        ),
+        (
+            format!("{q}?doubleValue=inf"),
+            invalid("query parameter `doubleValue`: `inf` is not a number"),
+        ),
+        (
+            format!("{q}?wrappedFloat=-1e39"),
+            invalid("query parameter `wrappedFloat`: `-1e39` is out of range for float"),
         ),
         // Well-known types.
         (
@@ -1205,6 +1245,15 @@ async fn body_and_response_body_fields(mode: Mode) {
                 r#"{"string_value": "body"}"#,
             ),
             (200, json!({"stringValue": "p q"})),
+        ),
+        (
+            "star: a multi-segment path variable wins over the body",
+            e.json_body(
+                Method::POST,
+                "/v1/operations/op1:cancel",
+                r#"{"name": "other", "note": "n"}"#,
+            ),
+            (200, json!({"name": "operations/op1", "note": "n"})),
         ),
         (
             "message field body, the rest from the query",

@@ -260,9 +260,38 @@ fn scalar(field: &FieldDescriptor, raw: &str) -> Result<Value, String> {
         };
         return known.ok_or_else(|| format!("`{raw}` is not a value of {}", e.full_name()));
     }
+    if let Some((type_name, max)) = float_type(field)
+        && !matches!(raw, "NaN" | "Infinity" | "-Infinity")
+    {
+        // Rust reads `inf`, `nan` and out-of-range numbers as floats too.
+        let word = raw
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() && !matches!(c, 'e' | 'E'));
+        match raw.parse::<f64>() {
+            Ok(v) if !word && v.is_finite() && v.abs() <= max => {}
+            Ok(v) if !word && !v.is_nan() => {
+                return Err(format!("`{raw}` is out of range for {type_name}"));
+            }
+            _ => return Err(format!("`{raw}` is not a number")),
+        }
+    }
     let value = Value::String(raw.to_string());
     check_value(field, &value)?;
     Ok(value)
+}
+
+/// The name and largest finite value of a `double` or `float` field (or wrapper).
+fn float_type(field: &FieldDescriptor) -> Option<(&'static str, f64)> {
+    match field.kind() {
+        Kind::Double => Some(("double", f64::MAX)),
+        Kind::Float => Some(("float", f64::from(f32::MAX))),
+        Kind::Message(m) => match m.full_name() {
+            "google.protobuf.DoubleValue" => Some(("double", f64::MAX)),
+            "google.protobuf.FloatValue" => Some(("float", f64::from(f32::MAX))),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Parses `value` as the field's proto3 JSON on its own, so a bad value is
