@@ -1041,6 +1041,12 @@ async fn scalars_in_path_and_query(mode: Mode) {
             })),
         ),
         (
+            format!("{q}?wrappedDouble=-Infinity&wrappedFloat=NaN&doubleValue=Infinity"),
+            ok(
+                json!({"wrappedDouble": "-Infinity", "wrappedFloat": "NaN", "doubleValue": "Infinity"}),
+            ),
+        ),
+        (
             format!("{q}?wrappedBool=yes"),
             invalid("query parameter `wrappedBool`: `yes` is not `true` or `false`"),
         ),

@@ -70,9 +70,10 @@ pub fn message_json(
 ) -> Result<Value, String> {
     let message = DynamicMessage::decode(output.clone(), bytes)
         .map_err(|e| format!("undecodable response: {e}"))?;
-    let value = message
+    let mut value = message
         .serialize_with_options(serde_json::value::Serializer, &SERIALIZE)
         .map_err(|e| format!("unrenderable response: {e}"))?;
+    non_finite_wrappers(&message, &mut value);
     if response_body.is_empty() {
         return Ok(value);
     }
@@ -96,6 +97,67 @@ pub fn message_json(
                 .unwrap_or(Value::Null)
         }
     }))
+}
+
+/// Writes non-finite `DoubleValue`/`FloatValue` wrappers as proto3 JSON does
+/// (`"NaN"`, `"Infinity"`, `"-Infinity"`): serialized into a `serde_json::Value`
+/// they come out as `null`, which reads back as an unset field.
+fn non_finite_wrappers(message: &DynamicMessage, json: &mut Value) {
+    use prost_reflect::{MapKey, ReflectMessage, Value as V};
+    fn fix(value: &V, json: &mut Value) {
+        let V::Message(m) = value else { return };
+        let name = m.descriptor().full_name().to_string();
+        if name == "google.protobuf.DoubleValue" || name == "google.protobuf.FloatValue" {
+            let number = match m.get_field_by_name("value").as_deref() {
+                Some(V::F64(v)) => *v,
+                Some(V::F32(v)) => f64::from(*v),
+                _ => return,
+            };
+            if !number.is_finite() {
+                *json = Value::String(
+                    if number.is_nan() {
+                        "NaN"
+                    } else if number > 0.0 {
+                        "Infinity"
+                    } else {
+                        "-Infinity"
+                    }
+                    .to_string(),
+                );
+            }
+        } else {
+            non_finite_wrappers(m, json);
+        }
+    }
+    let Value::Object(object) = json else { return };
+    for (field, value) in message.fields() {
+        let Some(slot) = object.get_mut(field.json_name()) else {
+            continue;
+        };
+        match (value, slot) {
+            (V::List(items), Value::Array(slots)) => {
+                for (item, slot) in items.iter().zip(slots.iter_mut()) {
+                    fix(item, slot);
+                }
+            }
+            (V::Map(entries), Value::Object(slots)) => {
+                for (key, item) in entries {
+                    let key = match key {
+                        MapKey::Bool(b) => b.to_string(),
+                        MapKey::I32(n) => n.to_string(),
+                        MapKey::I64(n) => n.to_string(),
+                        MapKey::U32(n) => n.to_string(),
+                        MapKey::U64(n) => n.to_string(),
+                        MapKey::String(s) => s.clone(),
+                    };
+                    if let Some(slot) = slots.get_mut(&key) {
+                        fix(item, slot);
+                    }
+                }
+            }
+            (value, slot) => fix(value, slot),
+        }
+    }
 }
 
 /// Splits a buffer of gRPC length-prefixed frames into messages.
@@ -142,6 +204,25 @@ mod tests {
         );
         let r = error(Code::Unauthenticated, "no");
         assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[test]
+    fn non_finite_wrappers_are_strings() {
+        use prost::Message;
+        let pool = prost_reflect::DescriptorPool::decode(conformance_api::FILE_DESCRIPTOR_SET)
+            .expect("descriptors");
+        let everything = pool
+            .get_message_by_name("conformance.v1.Everything")
+            .expect("Everything");
+        let input = json!({
+            "wrappedDouble": "-Infinity",
+            "wrappedFloat": "NaN",
+            "doubleValue": "Infinity",
+            "nestedMap": {"k": {"name": "n"}},
+        });
+        let message = DynamicMessage::deserialize(everything.clone(), input.clone()).unwrap();
+        let json = message_json(&everything, &message.encode_to_vec(), "").unwrap();
+        assert_eq!(json, input);
     }
 
     #[test]
