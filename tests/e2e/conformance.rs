@@ -1573,6 +1573,29 @@ async fn metadata_and_deadline_headers(mode: Mode) {
         || format!("took {took:?}"),
     );
     e.expect(
+        "grpc-timeout of zero",
+        e.get("/v1/items/x").header("grpc-timeout", "0m"),
+        504,
+        status(4, "the grpc-timeout deadline passed"),
+    )
+    .await;
+    e.expect(
+        "a malformed grpc-timeout is ignored",
+        e.get("/v1/items/x").header("grpc-timeout", "soon"),
+        200,
+        json!({"id": "x"}),
+    )
+    .await;
+    e.expect(
+        "grpc-timeout before the first stream message",
+        e.get("/v1/watch")
+            .header("grpc-timeout", "200m")
+            .header("x-echo-delay-ms", "3000"),
+        504,
+        status(4, "the grpc-timeout deadline passed"),
+    )
+    .await;
+    e.expect(
         "grpc-timeout in time",
         e.get("/v1/items/x")
             .header("grpc-timeout", "5S")

@@ -193,6 +193,14 @@ impl RestGateway {
             .get("grpc-timeout")
             .and_then(|v| v.to_str().ok())
             .and_then(grpc_timeout);
+        if deadline.is_some_and(|d| d.is_zero()) {
+            // Already expired: the call does not start (whether a fast call
+            // would finish in its first poll is no answer to rely on).
+            return Err(error(
+                Code::DeadlineExceeded,
+                "the grpc-timeout deadline passed",
+            ));
+        }
         let expires = deadline.map(|d| std::time::Instant::now() + d);
         let call = self.backend.clone().oneshot(grpc_request);
         let outcome = match deadline {
