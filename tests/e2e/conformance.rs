@@ -51,21 +51,48 @@ impl Drop for Proc {
     }
 }
 
-/// The binary, next to the test binary's `deps` directory (built by
-/// `cargo test --workspace`, whose `conformance-echo` tests need it).
+/// The binary, next to the test binary's `deps` directory. Another package's
+/// binary is not built for this test target (`cargo test --test e2e` would run
+/// a stale one), so the first caller builds it, with the same profile and
+/// target directory.
 fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary lives in <target>/<profile>/deps");
-    let bin = dir.join(format!("conformance-echo{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: build the workspace (cargo test --workspace builds it)",
-        bin.display()
-    );
-    bin
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let profile_dir = exe
+                .parent()
+                .and_then(|deps| deps.parent())
+                .ok_or("the test binary lives in <target>/<profile>/deps")?;
+            let target_dir = profile_dir.parent().ok_or("no target directory")?;
+            let profile = profile_dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or("no profile directory")?;
+            let profile = if profile == "debug" { "dev" } else { profile };
+            let out = Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "-p", "conformance-echo", "--profile"])
+                .arg(profile)
+                .arg("--target-dir")
+                .arg(target_dir)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .map_err(|e| format!("running cargo: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "cargo build -p conformance-echo failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            let bin = profile_dir.join(format!("conformance-echo{}", std::env::consts::EXE_SUFFIX));
+            if bin.exists() {
+                Ok(bin)
+            } else {
+                Err(format!("{} is missing after the build", bin.display()))
+            }
+        })
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
