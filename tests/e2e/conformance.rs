@@ -33,7 +33,13 @@ enum Mode {
 struct Opts {
     /// `rest.strict`: unknown query parameters and JSON fields are refused.
     strict: bool,
+    /// `--auth`: the protos' auth options apply (every method of the tree needs
+    /// a token; the development token of the defaults has every scope).
+    auth: bool,
 }
+
+/// The development token of the embedded defaults.
+const DEV_TOKEN: &str = "dev-insecure-token";
 
 /// The largest request body of the suite's servers (413 beyond).
 const MAX_BODY: usize = 65_536;
@@ -108,6 +114,7 @@ async fn spawn(args: &[String], opts: Opts, http_port: u16) -> Result<Proc, Stri
     let log = File::create(&log_path).expect("create log");
     let mut cmd = Command::new(binary());
     cmd.args(args)
+        .args(opts.auth.then_some("--auth"))
         .stdin(Stdio::null())
         .stdout(Stdio::from(log.try_clone().expect("clone log")))
         .stderr(Stdio::from(log))
@@ -332,13 +339,14 @@ impl Echo {
             .await
     }
 
-    /// Takes over the failures of `other` (a second server set of the test).
-    fn absorb(&self, other: Echo) {
+    /// Takes over the failures of `other` (a second server set of the test,
+    /// configured as `label` says).
+    fn absorb(&self, label: &str, other: Echo) {
         let theirs = std::mem::take(&mut *other.failures.lock().expect("failures"));
         self.failures
             .lock()
             .expect("failures")
-            .extend(theirs.into_iter().map(|f| format!("[strict] {f}")));
+            .extend(theirs.into_iter().map(|f| format!("[{label}] {f}")));
     }
 
     /// Fails the test, naming every failed case.
@@ -826,7 +834,14 @@ async fn query_parameters(mode: Mode) {
     }
 
     // Strict mode: unknown names are refused; the rest is the same.
-    let s = Echo::start(mode, Opts { strict: true }).await;
+    let s = Echo::start(
+        mode,
+        Opts {
+            strict: true,
+            ..Opts::default()
+        },
+    )
+    .await;
     s.get_expect(
         "/v1/everything?nope=1&stringValue=x",
         invalid("unknown query parameter `nope`"),
@@ -842,7 +857,7 @@ async fn query_parameters(mode: Mode) {
         (200, json!({"stringValue": "x"})),
     )
     .await;
-    e.absorb(s);
+    e.absorb("strict", s);
     e.finish();
 }
 
@@ -1216,7 +1231,14 @@ async fn request_bodies(mode: Mode) {
     }
 
     // Strict mode: unknown fields are refused, at any depth.
-    let s = Echo::start(mode, Opts { strict: true }).await;
+    let s = Echo::start(
+        mode,
+        Opts {
+            strict: true,
+            ..Opts::default()
+        },
+    )
+    .await;
     s.expect(
         "strict: unknown field",
         s.json_body(
@@ -1242,7 +1264,7 @@ async fn request_bodies(mode: Mode) {
         json!({"stringValue": "p", "int32Value": 5}),
     )
     .await;
-    e.absorb(s);
+    e.absorb("strict", s);
     e.finish();
 }
 
@@ -1405,7 +1427,14 @@ async fn body_and_response_body_fields(mode: Mode) {
         e.expect(what, req, status, body).await;
     }
     // Strict mode: a `*` route takes no query parameters at all.
-    let s = Echo::start(mode, Opts { strict: true }).await;
+    let s = Echo::start(
+        mode,
+        Opts {
+            strict: true,
+            ..Opts::default()
+        },
+    )
+    .await;
     s.expect(
         "strict: star with a query",
         s.json_body(Method::POST, "/v1/star/p?int32Value=5", "{}"),
@@ -1416,7 +1445,7 @@ async fn body_and_response_body_fields(mode: Mode) {
         ),
     )
     .await;
-    e.absorb(s);
+    e.absorb("strict", s);
     e.finish();
 }
 
@@ -1480,6 +1509,40 @@ async fn errors_are_status_json_with_the_mapped_http_status(mode: Mode) {
         status(9, "echo: FAILED_PRECONDITION"),
     )
     .await;
+    // The gate's own refusals (with `--auth`) take the same form.
+    let a = Echo::start(
+        mode,
+        Opts {
+            auth: true,
+            ..Opts::default()
+        },
+    )
+    .await;
+    for (what, token, message) in [
+        (
+            "no token",
+            None,
+            "missing bearer token (send `authorization: Bearer <token>`)",
+        ),
+        ("a wrong token", Some("nope"), "invalid bearer token"),
+    ] {
+        let mut req = a.get("/v1/items/x");
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = a.expect(what, req, 401, status(16, message)).await;
+        a.check(what, r.header("www-authenticate") == Some("Bearer"), || {
+            format!("www-authenticate {:?}", r.header("www-authenticate"))
+        });
+    }
+    a.expect(
+        "the development token",
+        a.get("/v1/items/x").bearer_auth(DEV_TOKEN),
+        200,
+        json!({"id": "x"}),
+    )
+    .await;
+    e.absorb("auth", a);
     e.get_expect(
         "/v1/nothing/here",
         (404, status(5, "no route for GET /v1/nothing/here")),
@@ -1723,6 +1786,15 @@ async fn server_streams(mode: Mode) {
             && r.text == data.repeat(2),
         || format!("{} {:?} {:?}", r.status, r.header("content-type"), r.text),
     );
+    let what = "SSE without messages";
+    let r = stream_body(&e, what, sse("0")).await;
+    e.check(
+        what,
+        r.status == 200
+            && r.header("content-type") == Some("text/event-stream")
+            && r.text.is_empty(),
+        || format!("{} {:?} {:?}", r.status, r.header("content-type"), r.text),
+    );
     let what = "SSE failure after a message";
     let r = stream_body(&e, what, sse("1").header("x-echo-error", "DATA_LOSS")).await;
     let expected = format!(
@@ -1769,6 +1841,21 @@ async fn grpc_on_the_shared_port(mode: Mode) {
         "a REST path over gRPC",
         matches!(&unknown, Err(s) if s.code() == tonic::Code::Unimplemented),
         || format!("{unknown:?}"),
+    );
+    // gRPC-Web too (HTTP/1.1): the status comes in the headers.
+    let what = "unknown gRPC-Web method";
+    let r = e
+        .send(
+            what,
+            e.req(Method::POST, "/conformance.v1.Nope/Foo")
+                .header("content-type", "application/grpc-web+proto")
+                .body(vec![0u8; 5]),
+        )
+        .await;
+    e.check(
+        what,
+        r.status == 200 && r.header("grpc-status") == Some("12") && r.text.is_empty(),
+        || format!("{} {:?} {:?}", r.status, r.headers, r.text),
     );
     // `RouteProbe { id: "x" }`: field 1, length 1.
     let known = crate::grpc::raw_unary(
