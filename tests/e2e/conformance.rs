@@ -608,6 +608,13 @@ async fn trailing_empty_segments_are_ignored(mode: Mode) {
         json!({"name": "operations/op1"}),
     )
     .await;
+    e.routed(
+        Method::POST,
+        "/v1/operations/op1:cancel/",
+        "RoutingService/CancelOperation",
+        json!({"name": "operations/op1"}),
+    )
+    .await;
     e.route(
         "/v1/everything/?int32Value=1",
         "FieldsService/Query",
@@ -1697,11 +1704,6 @@ async fn metadata_and_deadline_headers(mode: Mode) {
     e.finish();
 }
 
-/// A server stream reads all of its body (the echo's streams end).
-async fn stream_body(e: &Echo, what: &str, req: RequestBuilder) -> Reply {
-    e.send(what, req).await
-}
-
 /// `StreamService.Watch`: NDJSON `{"result": …}` lines, a last `{"error": …}`
 /// line on failure after messages, the mapped HTTP status on failure before
 /// any; SSE with `Accept: text/event-stream`.
@@ -1729,17 +1731,19 @@ async fn server_streams(mode: Mode) {
         });
     };
 
-    let r = stream_body(&e, "three messages", watch("3")).await;
+    let r = e.send("three messages", watch("3")).await;
     ndjson("three messages", &r, 200, vec![result_line.clone(); 3]);
     e.check_method("three messages", &r, "StreamService/Watch");
 
-    let r = stream_body(&e, "no message", watch("0")).await;
+    let r = e.send("no message", watch("0")).await;
     e.check("no message", r.status == 200 && r.text.is_empty(), || {
         format!("{} {:?}", r.status, r.text)
     });
 
     let what = "failure after messages";
-    let r = stream_body(&e, what, watch("2").header("x-echo-error", "ABORTED")).await;
+    let r = e
+        .send(what, watch("2").header("x-echo-error", "ABORTED"))
+        .await;
     let error = json!({ "error": status(10, "echo: ABORTED") }).to_string();
     ndjson(
         what,
@@ -1778,7 +1782,7 @@ async fn server_streams(mode: Mode) {
     let sse = |count: &str| watch(count).header("accept", "text/event-stream");
     let data = format!("data: {item}\n\n");
     let what = "SSE";
-    let r = stream_body(&e, what, sse("2")).await;
+    let r = e.send(what, sse("2")).await;
     e.check(
         what,
         r.status == 200
@@ -1787,7 +1791,7 @@ async fn server_streams(mode: Mode) {
         || format!("{} {:?} {:?}", r.status, r.header("content-type"), r.text),
     );
     let what = "SSE without messages";
-    let r = stream_body(&e, what, sse("0")).await;
+    let r = e.send(what, sse("0")).await;
     e.check(
         what,
         r.status == 200
@@ -1796,7 +1800,9 @@ async fn server_streams(mode: Mode) {
         || format!("{} {:?} {:?}", r.status, r.header("content-type"), r.text),
     );
     let what = "SSE failure after a message";
-    let r = stream_body(&e, what, sse("1").header("x-echo-error", "DATA_LOSS")).await;
+    let r = e
+        .send(what, sse("1").header("x-echo-error", "DATA_LOSS"))
+        .await;
     let expected = format!(
         "{data}event: error\ndata: {}\n\n",
         status(15, "echo: DATA_LOSS")
