@@ -1031,6 +1031,10 @@ async fn scalars_in_path_and_query(mode: Mode) {
             ok(json!({"doubleValue": "Infinity", "floatValue": -0.5})),
         ),
         (
+            format!("{q}?floatValue=0.1&wrappedFloat=3.4e38&repeatedString=x"),
+            ok(json!({"floatValue": 0.1, "wrappedFloat": 3.4e38, "repeatedString": ["x"]})),
+        ),
+        (
             format!("{q}?floatValue=1e39"),
             invalid("query parameter `floatValue`: `1e39` is out of range for float"),
         ),

@@ -73,7 +73,7 @@ pub fn message_json(
     let mut value = message
         .serialize_with_options(serde_json::value::Serializer, &SERIALIZE)
         .map_err(|e| format!("unrenderable response: {e}"))?;
-    non_finite_wrappers(&message, &mut value);
+    fix_floats(&message, &mut value);
     if response_body.is_empty() {
         return Ok(value);
     }
@@ -99,34 +99,46 @@ pub fn message_json(
     }))
 }
 
-/// Writes non-finite `DoubleValue`/`FloatValue` wrappers as proto3 JSON does
-/// (`"NaN"`, `"Infinity"`, `"-Infinity"`): serialized into a `serde_json::Value`
-/// they come out as `null`, which reads back as an unset field.
-fn non_finite_wrappers(message: &DynamicMessage, json: &mut Value) {
+/// Corrects what serializing into a `serde_json::Value` gets wrong for proto3
+/// JSON: a non-finite `DoubleValue`/`FloatValue` came out as `null` (it is
+/// `"NaN"`, `"Infinity"` or `"-Infinity"`), and a `float` as the decimal
+/// expansion of its double (`0.10000000149011612`, not `0.1`).
+fn fix_floats(message: &DynamicMessage, json: &mut Value) {
     use prost_reflect::{MapKey, ReflectMessage, Value as V};
-    fn fix(value: &V, json: &mut Value) {
-        let V::Message(m) = value else { return };
-        let name = m.descriptor().full_name().to_string();
-        if name == "google.protobuf.DoubleValue" || name == "google.protobuf.FloatValue" {
-            let number = match m.get_field_by_name("value").as_deref() {
-                Some(V::F64(v)) => *v,
-                Some(V::F32(v)) => f64::from(*v),
-                _ => return,
-            };
-            if !number.is_finite() {
-                *json = Value::String(
-                    if number.is_nan() {
-                        "NaN"
-                    } else if number > 0.0 {
-                        "Infinity"
-                    } else {
-                        "-Infinity"
-                    }
-                    .to_string(),
-                );
-            }
+    fn non_finite(v: f64) -> Value {
+        let text = if v.is_nan() {
+            "NaN"
+        } else if v > 0.0 {
+            "Infinity"
         } else {
-            non_finite_wrappers(m, json);
+            "-Infinity"
+        };
+        Value::String(text.to_string())
+    }
+    fn fix(value: &V, json: &mut Value) {
+        match value {
+            V::F64(v) if !v.is_finite() => *json = non_finite(*v),
+            V::F32(v) if !v.is_finite() => *json = non_finite(f64::from(*v)),
+            V::F32(v) => {
+                // The shortest decimal that reads back as this float.
+                if let Some(n) = format!("{v}")
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                {
+                    *json = Value::Number(n);
+                }
+            }
+            V::Message(m) => match m.descriptor().full_name() {
+                // Wrappers are written as their scalar.
+                "google.protobuf.DoubleValue" | "google.protobuf.FloatValue" => {
+                    if let Some(inner) = m.get_field_by_name("value") {
+                        fix(&inner, json);
+                    }
+                }
+                _ => fix_floats(m, json),
+            },
+            _ => {}
         }
     }
     let Value::Object(object) = json else { return };
@@ -207,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_wrappers_are_strings() {
+    fn floats_as_proto3_json() {
         use prost::Message;
         let pool = prost_reflect::DescriptorPool::decode(conformance_api::FILE_DESCRIPTOR_SET)
             .expect("descriptors");
@@ -218,6 +230,8 @@ mod tests {
             "wrappedDouble": "-Infinity",
             "wrappedFloat": "NaN",
             "doubleValue": "Infinity",
+            "floatValue": 0.1,
+            "nested": {"leaf": {"value": "v"}},
             "nestedMap": {"k": {"name": "n"}},
         });
         let message = DynamicMessage::deserialize(everything.clone(), input.clone()).unwrap();
