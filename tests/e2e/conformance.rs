@@ -1177,6 +1177,24 @@ async fn request_bodies(mode: Mode) {
             (200, json!({"stringValue": "p"})),
         ),
         (
+            "a float out of range, as a string",
+            post(r#"{"nested": {}, "floatValue": "1e39"}"#),
+            invalid("invalid request: `floatValue`: `1e39` is out of range for float"),
+        ),
+        (
+            "a double given as inf",
+            post(r#"{"wrappedDouble": "inf"}"#),
+            invalid("invalid request: `wrappedDouble`: `inf` is not a number"),
+        ),
+        (
+            "floats as strings",
+            post(r#"{"doubleValue": "-Infinity", "floatValue": "0.5", "wrappedFloat": "NaN"}"#),
+            (
+                200,
+                json!({"stringValue": "p", "doubleValue": "-Infinity", "floatValue": 0.5, "wrappedFloat": "NaN"}),
+            ),
+        ),
+        (
             "proto names",
             post(r#"{"int64_value": "12", "nested": {"leaf": {"long_name": "l"}}}"#),
             (

@@ -77,6 +77,7 @@ pub fn build(
         _ => {}
     }
 
+    check_float_strings(input, &root, "")?;
     let options = DeserializeOptions::new().deny_unknown_fields(strictness.strict);
     DynamicMessage::deserialize_with_options(input.clone(), Value::Object(root), &options)
         .map_err(|e| BadRequest(format!("invalid request: {e}")))
@@ -260,24 +261,81 @@ fn scalar(field: &FieldDescriptor, raw: &str) -> Result<Value, String> {
         };
         return known.ok_or_else(|| format!("`{raw}` is not a value of {}", e.full_name()));
     }
-    if let Some((type_name, max)) = float_type(field)
-        && !matches!(raw, "NaN" | "Infinity" | "-Infinity")
-    {
-        // Rust reads `inf`, `nan` and out-of-range numbers as floats too.
-        let word = raw
-            .chars()
-            .any(|c| c.is_ascii_alphabetic() && !matches!(c, 'e' | 'E'));
-        match raw.parse::<f64>() {
-            Ok(v) if !word && v.is_finite() && v.abs() <= max => {}
-            Ok(v) if !word && !v.is_nan() => {
-                return Err(format!("`{raw}` is out of range for {type_name}"));
-            }
-            _ => return Err(format!("`{raw}` is not a number")),
-        }
+    if let Some(float) = float_type(field) {
+        check_float_text(float, raw)?;
     }
     let value = Value::String(raw.to_string());
     check_value(field, &value)?;
     Ok(value)
+}
+
+/// A `double` or `float` written as text: a number in range, or `NaN`,
+/// `Infinity`, `-Infinity` (Rust's parser also reads `inf`, `nan`, and turns
+/// numbers out of range into infinities).
+fn check_float_text((type_name, max): (&str, f64), raw: &str) -> Result<(), String> {
+    if matches!(raw, "NaN" | "Infinity" | "-Infinity") {
+        return Ok(());
+    }
+    let word = raw
+        .chars()
+        .any(|c| c.is_ascii_alphabetic() && !matches!(c, 'e' | 'E'));
+    match raw.parse::<f64>() {
+        Ok(v) if !word && v.is_finite() && v.abs() <= max => Ok(()),
+        Ok(v) if !word && !v.is_nan() => Err(format!("`{raw}` is out of range for {type_name}")),
+        _ => Err(format!("`{raw}` is not a number")),
+    }
+}
+
+/// Checks the doubles and floats given as JSON strings anywhere in `object` (a
+/// `message`), which the JSON parser reads with Rust's float parser.
+fn check_float_strings(
+    message: &MessageDescriptor,
+    object: &Map<String, Value>,
+    path: &str,
+) -> Result<(), BadRequest> {
+    for (key, value) in object {
+        let Some(field) = message
+            .get_field_by_name(key)
+            .or_else(|| message.get_field_by_json_name(key))
+        else {
+            continue;
+        };
+        let here = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        let (items, element): (Vec<&Value>, FieldDescriptor) = match field.kind() {
+            Kind::Message(entry) if field.is_map() => (
+                value
+                    .as_object()
+                    .map(|o| o.values().collect())
+                    .unwrap_or_default(),
+                entry.map_entry_value_field(),
+            ),
+            _ if field.is_list() => (
+                value
+                    .as_array()
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_default(),
+                field.clone(),
+            ),
+            _ => (vec![value], field.clone()),
+        };
+        for item in items {
+            if let Some(float) = float_type(&element) {
+                if let Value::String(raw) = item {
+                    check_float_text(float, raw)
+                        .map_err(|e| BadRequest(format!("invalid request: `{here}`: {e}")))?;
+                }
+            } else if let (Kind::Message(sub), Value::Object(inner)) = (element.kind(), item)
+                && !sub.full_name().starts_with("google.protobuf.")
+            {
+                check_float_strings(&sub, inner, &here)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The name and largest finite value of a `double` or `float` field (or wrapper).
