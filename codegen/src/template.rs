@@ -453,8 +453,10 @@ mod tests {
         assert!(bad("/v1/{a={b}}").contains("nests"));
         assert!(bad("/v1/{a").contains("unclosed"));
         assert!(bad("/v1/a}").contains("unmatched"));
-        assert!(bad("/v1/**/x").contains("last segment"));
-        assert!(bad("/v1/{a=**}/x").contains("last segment"));
+        assert!(bad("/v1/**/x/**").contains("at most one `**`"));
+        assert!(bad("/v1/{a=**}/{b=**}").contains("at most one `**`"));
+        // One `**` with fixed-width segments after it is fine.
+        assert_eq!(ok("/v1/{a=x/**}/{b}:do").segments.len(), 3);
         assert!(bad("/v1/{a}/{a}").contains("twice"));
         assert!(bad("/v1/{1a}").contains("not a field path"));
         assert!(bad("/v1/x:").contains("empty custom verb"));

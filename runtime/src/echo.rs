@@ -16,7 +16,10 @@
 //!   <base64 of a google.rpc.Status>` becomes that status's details
 //!   (`grpc-status-details-bin`);
 //! - `x-echo-delay-ms: <n>` waits that long first (at most a minute);
-//! - every answer carries `x-echo-method: <package.Service/Method>`.
+//! - every answer carries `x-echo-method: <package.Service/Method>`, and the
+//!   request's custom metadata back (everything but gRPC's own `grpc-*` keys,
+//!   transport headers, credentials, trace context and the `x-echo-*`
+//!   instructions), so a client sees what metadata reached the method.
 //!
 //! The REST surface forwards these headers under their own names (see
 //! [`ECHO_HEADERS`]), besides the usual `Grpc-Metadata-*` form.
@@ -34,7 +37,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::metadata::{KeyAndValueRef, MetadataMap, MetadataValue};
 use tonic::server::{
     ClientStreamingService, Grpc, ServerStreamingService, StreamingService, UnaryService,
 };
@@ -226,6 +229,17 @@ struct Instructions {
 impl Instructions {
     fn read(method: &MethodInfo, headers: &MetadataMap) -> Result<Instructions, Status> {
         let mut metadata = MetadataMap::new();
+        for entry in headers.iter() {
+            match entry {
+                KeyAndValueRef::Ascii(key, value) if echoed(key.as_str()) => {
+                    metadata.append(key.clone(), value.clone());
+                }
+                KeyAndValueRef::Binary(key, value) if echoed(key.as_str()) => {
+                    metadata.append_bin(key.clone(), value.clone());
+                }
+                _ => {}
+            }
+        }
         let name = method.grpc_path.trim_start_matches('/');
         if let Ok(v) = MetadataValue::try_from(name) {
             metadata.insert("x-echo-method", v);
@@ -300,6 +314,26 @@ impl Instructions {
         *r.metadata_mut() = self.metadata.clone();
         r
     }
+}
+
+/// Whether request metadata `key` is custom metadata the echo sends back.
+fn echoed(key: &str) -> bool {
+    !(key.starts_with("grpc-")
+        || key.starts_with("x-echo-")
+        || matches!(
+            key,
+            "content-type"
+                | "content-length"
+                | "te"
+                | "user-agent"
+                | "host"
+                | "connection"
+                | "accept-encoding"
+                | "authorization"
+                | "cookie"
+                | "traceparent"
+                | "tracestate"
+        ))
 }
 
 /// A status code from its canonical name (`NOT_FOUND`, any case) or number.

@@ -9,6 +9,7 @@ mod grpc;
 mod api;
 mod browser;
 mod buf;
+mod conformance;
 mod events;
 mod lifecycle;
 mod observability;

@@ -221,7 +221,7 @@ async fn block_heights_stop_at_the_uint64_range() {
             .await,
             (
                 400,
-                invalid_argument("invalid request: number too large to fit in target type")
+                invalid_argument("path variable height: number too large to fit in target type")
             )
         );
     }

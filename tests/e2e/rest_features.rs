@@ -606,15 +606,15 @@ async fn status_details_render_as_proto3_json(mode: Mode) {
         )
     );
 
-    // A stream's error line (the stream has started: the echo sends its headers
-    // before failing, even with no message).
+    // A stream that fails before its first message: an error reply with the
+    // mapped HTTP status, details included.
     let mut headers = failing("FAILED_PRECONDITION").to_vec();
     headers.push(("x-echo-count", "0"));
     assert_eq!(
         s.ndjson("/v1/watch", &headers).await,
         (
-            StatusCode::OK,
-            vec![json!({"error": {"code": 9, "message": "bad item", "details": details}})]
+            StatusCode::BAD_REQUEST,
+            vec![json!({"code": 9, "message": "bad item", "details": details})]
         )
     );
     headers.pop();

@@ -219,6 +219,15 @@ impl RestGateway {
             .get("grpc-timeout")
             .and_then(|v| v.to_str().ok())
             .and_then(grpc_timeout);
+        if deadline.is_some_and(|d| d.is_zero()) {
+            // Already expired: the call does not start (whether a fast call
+            // would finish in its first poll is no answer to rely on).
+            return Err(error(
+                Code::DeadlineExceeded,
+                "the grpc-timeout deadline passed",
+            ));
+        }
+        let expires = deadline.map(|d| std::time::Instant::now() + d);
         let call = self.backend.clone().oneshot(grpc_request);
         let outcome = match deadline {
             Some(d) => tokio::time::timeout(d, call)
@@ -250,7 +259,8 @@ impl RestGateway {
                 wants_sse(&parts.headers),
                 self.options.max_body_bytes,
                 &self.options.forward_headers,
-            );
+            )
+            .await;
         }
         unary_reply(
             reply,
@@ -262,6 +272,16 @@ impl RestGateway {
             &self.options.forward_headers,
         )
         .await
+        .map_err(|r| {
+            // A call that failed once its deadline had passed failed for the
+            // deadline, whatever the backend reported: a remote tonic server
+            // answers an expired `grpc-timeout` with CANCELLED.
+            if expires.is_some_and(|t| std::time::Instant::now() >= t) {
+                error(Code::DeadlineExceeded, "the grpc-timeout deadline passed")
+            } else {
+                r
+            }
+        })
     }
 }
 
@@ -483,7 +503,14 @@ fn header_status(map: &HeaderMap) -> Option<tonic::Status> {
 fn metadata_headers(from: &HeaderMap, to: &mut HeaderMap, forward: &[HeaderName]) {
     for (name, value) in from {
         let n = name.as_str();
-        if n.starts_with("grpc-") || matches!(n, "content-type" | "date" | "te" | "content-length")
+        // gRPC's own headers, and HTTP headers a backend's server adds to every
+        // answer (CORS, `vary`), are not response metadata.
+        if n.starts_with("grpc-")
+            || n.starts_with("access-control-")
+            || matches!(
+                n,
+                "content-type" | "date" | "te" | "content-length" | "vary" | "server"
+            )
         {
             continue;
         }
@@ -540,8 +567,9 @@ async fn unary_reply(
 }
 
 /// Server streams: newline-delimited `{"result": …}` lines, or SSE `data:` events,
-/// flushed per message, ending with an `{"error": Status}` line (SSE `event:
-/// error`) on failure. An error before the first message is a plain error reply.
+/// flushed per message, ending with an `{"error": Status}` line (SSE: an `event:
+/// error` whose data is the Status) on failure. Nothing is sent before the first
+/// message, so a failure before it is a plain error reply with its HTTP status.
 mod stream {
     use super::*;
     use futures_util::StreamExt;
@@ -603,18 +631,26 @@ mod stream {
         }
     }
 
-    fn line(value: &serde_json::Value, sse_event: Option<&str>, sse: bool) -> Bytes {
+    /// One message: `{"result": …}` line, or SSE `data:`.
+    fn message_line(value: serde_json::Value, sse: bool) -> Bytes {
         if sse {
-            match sse_event {
-                Some(event) => Bytes::from(format!("event: {event}\ndata: {value}\n\n")),
-                None => Bytes::from(format!("data: {value}\n\n")),
-            }
+            Bytes::from(format!("data: {value}\n\n"))
         } else {
-            Bytes::from(format!("{value}\n"))
+            Bytes::from(format!("{}\n", json!({ "result": value })))
         }
     }
 
-    pub fn respond(
+    /// The failure that ends a stream: an `{"error": Status}` line, or SSE `event:
+    /// error` with the Status as its data.
+    fn error_line(status: serde_json::Value, sse: bool) -> Bytes {
+        if sse {
+            Bytes::from(format!("event: error\ndata: {status}\n\n"))
+        } else {
+            Bytes::from(format!("{}\n", json!({ "error": status })))
+        }
+    }
+
+    pub async fn respond(
         reply: http::Response<tonic::body::Body>,
         output: MessageDescriptor,
         response_body: &'static str,
@@ -636,7 +672,7 @@ mod stream {
             }
             return Ok(stream_response(&headers, sse, Body::empty(), forward));
         }
-        let frames = Frames {
+        let mut frames = Frames {
             body,
             buf: BytesMut::new(),
             trailers: None,
@@ -645,19 +681,27 @@ mod stream {
         };
         let render = move |bytes: &[u8]| -> Bytes {
             match message_json(&output, bytes, response_body) {
-                Ok(v) => {
-                    let wrapped = if sse { v } else { json!({ "result": v }) };
-                    line(&wrapped, None, sse)
-                }
-                Err(e) => line(
-                    &json!({ "error": status_json(Code::Internal, &e) }),
-                    Some("error"),
-                    sse,
-                ),
+                Ok(v) => message_line(v, sse),
+                Err(e) => error_line(status_json(Code::Internal, &e), sse),
             }
         };
+        // Nothing goes out before the first message (or the end): a failure
+        // before it gets its own HTTP status.
+        let first = match frames.next().await {
+            Item::Message(m) => render(&m),
+            Item::End => {
+                let status = call_status(&headers, frames.trailers.as_ref());
+                if status.code() != Code::Ok {
+                    let mut r = status_error(&status, &types);
+                    metadata_headers(&headers, r.headers_mut(), forward);
+                    return Err(r);
+                }
+                return Ok(stream_response(&headers, sse, Body::empty(), forward));
+            }
+            Item::Failed(msg) => return Err(error(Code::Unavailable, &msg)),
+        };
         let head = (headers.clone(), types);
-        let stream =
+        let rest =
             futures_util::stream::unfold(Some((frames, render, head)), move |state| async move {
                 let (mut frames, render, head) = state?;
                 match frames.next().await {
@@ -674,16 +718,19 @@ mod stream {
                         if status.code() == Code::Ok {
                             None
                         } else {
-                            let e = json!({ "error": status_details_json(&status, types) });
-                            Some((Ok(line(&e, Some("error"), sse)), None))
+                            let e = error_line(status_details_json(&status, types), sse);
+                            Some((Ok(e), None))
                         }
                     }
-                    Item::Failed(msg) => {
-                        let e = json!({ "error": status_json(Code::Unavailable, &msg) });
-                        Some((Ok(line(&e, Some("error"), sse)), None))
-                    }
+                    Item::Failed(msg) => Some((
+                        Ok(error_line(status_json(Code::Unavailable, &msg), sse)),
+                        None,
+                    )),
                 }
             });
+        let stream =
+            futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(first) })
+                .chain(rest);
         Ok(stream_response(
             &headers,
             sse,

@@ -45,6 +45,11 @@ pub fn build(
             if !body.iter().all(u8::is_ascii_whitespace) {
                 let value: Value = serde_json::from_slice(body)
                     .map_err(|e| BadRequest(format!("malformed JSON body: {e}")))?;
+                let descriptor = input.get_field_by_name(field).ok_or_else(|| {
+                    BadRequest(format!("the body field `{field}` is not a field"))
+                })?;
+                check_field(&descriptor, &value, strictness.strict)
+                    .map_err(|e| BadRequest(format!("the body (field `{field}`): {e}")))?;
                 if !binding.update_mask.is_empty() {
                     mask_paths = body_mask_paths(input, field, &value);
                 }
@@ -79,6 +84,7 @@ pub fn build(
         _ => {}
     }
 
+    check_float_strings(input, &root, "")?;
     let options = DeserializeOptions::new().deny_unknown_fields(strictness.strict);
     let mut message =
         DynamicMessage::deserialize_with_options(input.clone(), Value::Object(root), &options)
@@ -229,6 +235,11 @@ fn apply_query(
         }
         let segments: Vec<&str> = name.split('.').collect();
         let Some((fields, names)) = resolve_chain(input, &segments) else {
+            if through_collection(input, &segments, binding.body) {
+                return bad(format!(
+                    "query parameter `{name}` goes through a repeated or map field"
+                ));
+            }
             if strictness.strict {
                 return bad(format!("unknown query parameter `{name}`"));
             }
@@ -243,14 +254,6 @@ fn apply_query(
         }
         if !binding.body.is_empty() && names.first().map(String::as_str) == Some(binding.body) {
             continue;
-        }
-        if fields[..fields.len() - 1]
-            .iter()
-            .any(|f| f.is_list() || f.is_map())
-        {
-            return bad(format!(
-                "query parameter `{name}` goes through a repeated or map field"
-            ));
         }
         if leaf.is_map()
             || (leaf.is_list() && matches!(leaf.kind(), Kind::Message(_)) && !is_scalar_wkt(leaf))
@@ -323,6 +326,33 @@ fn resolve_chain(
     (!fields.is_empty()).then_some((fields, names))
 }
 
+/// Whether a dotted query name that does not resolve walks into a repeated or
+/// map field before its last segment (`repeatedNested.name`, `stringMap.key`):
+/// those cannot be set from the query. A name under the body field is not a
+/// query parameter at all.
+fn through_collection(input: &MessageDescriptor, path: &[&str], body: &str) -> bool {
+    let mut msg = input.clone();
+    for (i, segment) in path.iter().enumerate().take(path.len().saturating_sub(1)) {
+        let Some(field) = msg
+            .get_field_by_name(segment)
+            .or_else(|| msg.get_field_by_json_name(segment))
+        else {
+            return false;
+        };
+        if i == 0 && field.name() == body {
+            return false;
+        }
+        if field.is_list() || field.is_map() {
+            return true;
+        }
+        match field.kind() {
+            Kind::Message(m) => msg = m,
+            _ => return false,
+        }
+    }
+    false
+}
+
 fn is_scalar_wkt(field: &FieldDescriptor) -> bool {
     matches!(field.kind(), Kind::Message(m) if SCALAR_JSON_WKTS.contains(&m.full_name()))
 }
@@ -343,14 +373,129 @@ fn scalar(field: &FieldDescriptor, raw: &str) -> Result<Value, String> {
         };
     }
     if let Kind::Enum(e) = field.kind() {
-        if let Ok(n) = raw.parse::<i32>() {
-            return Ok(Value::from(n));
-        }
-        if e.get_value_by_name(raw).is_none() {
-            return Err(format!("`{raw}` is not a value of {}", e.full_name()));
+        // By name (case-sensitive) or by the number of a declared value.
+        let known = match raw.parse::<i32>() {
+            Ok(n) => e.get_value(n).map(|_| Value::from(n)),
+            Err(_) => e
+                .get_value_by_name(raw)
+                .map(|_| Value::String(raw.to_string())),
+        };
+        return known.ok_or_else(|| format!("`{raw}` is not a value of {}", e.full_name()));
+    }
+    if let Some(float) = float_type(field) {
+        check_float_text(float, raw)?;
+    }
+    let value = Value::String(raw.to_string());
+    check_value(field, &value)?;
+    Ok(value)
+}
+
+/// A `double` or `float` written as text: a number in range, or `NaN`,
+/// `Infinity`, `-Infinity` (Rust's parser also reads `inf`, `nan`, and turns
+/// numbers out of range into infinities).
+fn check_float_text((type_name, max): (&str, f64), raw: &str) -> Result<(), String> {
+    if matches!(raw, "NaN" | "Infinity" | "-Infinity") {
+        return Ok(());
+    }
+    let word = raw
+        .chars()
+        .any(|c| c.is_ascii_alphabetic() && !matches!(c, 'e' | 'E'));
+    match raw.parse::<f64>() {
+        Ok(v) if !word && v.is_finite() && v.abs() <= max => Ok(()),
+        Ok(v) if !word && !v.is_nan() => Err(format!("`{raw}` is out of range for {type_name}")),
+        _ => Err(format!("`{raw}` is not a number")),
+    }
+}
+
+/// Checks the doubles and floats given as JSON strings anywhere in `object` (a
+/// `message`), which the JSON parser reads with Rust's float parser.
+fn check_float_strings(
+    message: &MessageDescriptor,
+    object: &Map<String, Value>,
+    path: &str,
+) -> Result<(), BadRequest> {
+    for (key, value) in object {
+        let Some(field) = message
+            .get_field_by_name(key)
+            .or_else(|| message.get_field_by_json_name(key))
+        else {
+            continue;
+        };
+        let here = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        let (items, element): (Vec<&Value>, FieldDescriptor) = match field.kind() {
+            Kind::Message(entry) if field.is_map() => (
+                value
+                    .as_object()
+                    .map(|o| o.values().collect())
+                    .unwrap_or_default(),
+                entry.map_entry_value_field(),
+            ),
+            _ if field.is_list() => (
+                value
+                    .as_array()
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_default(),
+                field.clone(),
+            ),
+            _ => (vec![value], field.clone()),
+        };
+        for item in items {
+            if let Some(float) = float_type(&element) {
+                if let Value::String(raw) = item {
+                    check_float_text(float, raw)
+                        .map_err(|e| BadRequest(format!("invalid request: `{here}`: {e}")))?;
+                }
+            } else if let (Kind::Message(sub), Value::Object(inner)) = (element.kind(), item)
+                && !sub.full_name().starts_with("google.protobuf.")
+            {
+                check_float_strings(&sub, inner, &here)?;
+            }
         }
     }
-    Ok(Value::String(raw.to_string()))
+    Ok(())
+}
+
+/// The name and largest finite value of a `double` or `float` field (or wrapper).
+fn float_type(field: &FieldDescriptor) -> Option<(&'static str, f64)> {
+    match field.kind() {
+        Kind::Double => Some(("double", f64::MAX)),
+        Kind::Float => Some(("float", f64::from(f32::MAX))),
+        Kind::Message(m) => match m.full_name() {
+            "google.protobuf.DoubleValue" => Some(("double", f64::MAX)),
+            "google.protobuf.FloatValue" => Some(("float", f64::from(f32::MAX))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Parses `value` as the field's proto3 JSON on its own, so a bad value is
+/// refused naming its parameter (the whole message is parsed later).
+fn check_value(field: &FieldDescriptor, value: &Value) -> Result<(), String> {
+    if field.is_list() {
+        check_field(field, &Value::Array(vec![value.clone()]), true)
+    } else {
+        check_field(field, value, true)
+    }
+}
+
+/// Parses `value` as the whole field's proto3 JSON; unknown fields inside it
+/// are refused only when `strict`.
+fn check_field(field: &FieldDescriptor, value: &Value, strict: bool) -> Result<(), String> {
+    let mut object = Map::new();
+    object.insert(field.name().to_string(), value.clone());
+    let options = DeserializeOptions::new().deny_unknown_fields(strict);
+    DynamicMessage::deserialize_with_options(
+        field.parent_message().clone(),
+        Value::Object(object),
+        &options,
+    )
+    .map(drop)
+    .map_err(|e| e.to_string())
 }
 
 /// Sets `root[path] = value`, creating objects on the way. With `replace`, any

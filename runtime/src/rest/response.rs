@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, SerializeOptions, Value};
-use serde_json::json;
+use serde_json::{Value as Json, json};
 use tonic::Code;
 
 /// The HTTP status for a gRPC code (the table every transcoder shares).
@@ -100,9 +100,10 @@ pub fn message_json(
 ) -> Result<serde_json::Value, String> {
     let message = DynamicMessage::decode(output.clone(), bytes)
         .map_err(|e| format!("undecodable response: {e}"))?;
-    let value = message
+    let mut value = message
         .serialize_with_options(serde_json::value::Serializer, &SERIALIZE)
         .map_err(|e| format!("unrenderable response: {e}"))?;
+    fix_floats(&message, &mut value);
     if response_body.is_empty() {
         return Ok(value);
     }
@@ -193,6 +194,79 @@ pub fn raw_response(content_type: &str, data: Bytes) -> Response {
     response
 }
 
+/// Corrects what serializing into a `serde_json::Value` gets wrong for proto3
+/// JSON: a non-finite `DoubleValue`/`FloatValue` came out as `null` (it is
+/// `"NaN"`, `"Infinity"` or `"-Infinity"`), and a `float` as the decimal
+/// expansion of its double (`0.10000000149011612`, not `0.1`).
+fn fix_floats(message: &DynamicMessage, json: &mut Json) {
+    use prost_reflect::{MapKey, ReflectMessage, Value as V};
+    fn non_finite(v: f64) -> Json {
+        let text = if v.is_nan() {
+            "NaN"
+        } else if v > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        };
+        Json::String(text.to_string())
+    }
+    fn fix(value: &V, json: &mut Json) {
+        match value {
+            V::F64(v) if !v.is_finite() => *json = non_finite(*v),
+            V::F32(v) if !v.is_finite() => *json = non_finite(f64::from(*v)),
+            V::F32(v) => {
+                // The shortest decimal that reads back as this float.
+                if let Some(n) = format!("{v}")
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                {
+                    *json = Json::Number(n);
+                }
+            }
+            V::Message(m) => match m.descriptor().full_name() {
+                // Wrappers are written as their scalar.
+                "google.protobuf.DoubleValue" | "google.protobuf.FloatValue" => {
+                    if let Some(inner) = m.get_field_by_name("value") {
+                        fix(&inner, json);
+                    }
+                }
+                _ => fix_floats(m, json),
+            },
+            _ => {}
+        }
+    }
+    let Json::Object(object) = json else { return };
+    for (field, value) in message.fields() {
+        let Some(slot) = object.get_mut(field.json_name()) else {
+            continue;
+        };
+        match (value, slot) {
+            (V::List(items), Json::Array(slots)) => {
+                for (item, slot) in items.iter().zip(slots.iter_mut()) {
+                    fix(item, slot);
+                }
+            }
+            (V::Map(entries), Json::Object(slots)) => {
+                for (key, item) in entries {
+                    let key = match key {
+                        MapKey::Bool(b) => b.to_string(),
+                        MapKey::I32(n) => n.to_string(),
+                        MapKey::I64(n) => n.to_string(),
+                        MapKey::U32(n) => n.to_string(),
+                        MapKey::U64(n) => n.to_string(),
+                        MapKey::String(s) => s.clone(),
+                    };
+                    if let Some(slot) = slots.get_mut(&key) {
+                        fix(item, slot);
+                    }
+                }
+            }
+            (value, slot) => fix(value, slot),
+        }
+    }
+}
+
 /// Splits a buffer of gRPC length-prefixed frames into messages.
 pub fn frames(mut buf: &[u8]) -> Result<Vec<&[u8]>, String> {
     let mut out = Vec::new();
@@ -237,6 +311,27 @@ mod tests {
         );
         let r = error(Code::Unauthenticated, "no");
         assert_eq!(r.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[test]
+    fn floats_as_proto3_json() {
+        use prost::Message;
+        let pool = prost_reflect::DescriptorPool::decode(conformance_api::FILE_DESCRIPTOR_SET)
+            .expect("descriptors");
+        let everything = pool
+            .get_message_by_name("conformance.v1.Everything")
+            .expect("Everything");
+        let input = json!({
+            "wrappedDouble": "-Infinity",
+            "wrappedFloat": "NaN",
+            "doubleValue": "Infinity",
+            "floatValue": 0.1,
+            "nested": {"leaf": {"value": "v"}},
+            "nestedMap": {"k": {"name": "n"}},
+        });
+        let message = DynamicMessage::deserialize(everything.clone(), input.clone()).unwrap();
+        let json = message_json(&everything, &message.encode_to_vec(), "").unwrap();
+        assert_eq!(json, input);
     }
 
     #[test]
