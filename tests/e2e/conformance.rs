@@ -8,6 +8,7 @@
 //! asserts the exact HTTP status and the exact JSON body; a test reports every
 //! failing case by name before it fails.
 
+use crate::harness::{Mode, both_modes};
 use crate::harness::{free_ports, within};
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Method, RequestBuilder};
@@ -17,16 +18,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-/// Where the REST calls go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    /// One `conformance-echo`: REST transcoded in process.
-    InProcess,
-    /// A `conformance-echo` backend and a second one as the REST gateway in front
-    /// of it, forwarding over gRPC.
-    Remote,
-}
 
 /// How the servers are configured.
 #[derive(Clone, Copy, Debug, Default)]
@@ -361,22 +352,6 @@ impl Echo {
             );
         }
     }
-}
-
-/// One `#[tokio::test]` per mode for each rule.
-macro_rules! both_modes {
-    ($rule:ident) => {
-        mod $rule {
-            #[tokio::test]
-            async fn in_process() {
-                super::$rule(super::Mode::InProcess).await;
-            }
-            #[tokio::test]
-            async fn remote() {
-                super::$rule(super::Mode::Remote).await;
-            }
-        }
-    };
 }
 
 both_modes!(routing_by_specificity);

@@ -344,3 +344,29 @@ impl Drop for Gateway {
         let _ = self.child.wait();
     }
 }
+
+/// Where a REST test's calls go: transcoded in the server's own process, or
+/// through a separate gateway process forwarding over gRPC (remote mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    InProcess,
+    Remote,
+}
+
+/// `both_modes!(case)`: one `#[tokio::test]` per [`Mode`] for `async fn case(Mode)`
+/// of the calling module.
+macro_rules! both_modes {
+    ($case:ident) => {
+        mod $case {
+            #[tokio::test]
+            async fn in_process() {
+                super::$case($crate::harness::Mode::InProcess).await;
+            }
+            #[tokio::test]
+            async fn remote() {
+                super::$case($crate::harness::Mode::Remote).await;
+            }
+        }
+    };
+}
+pub(crate) use both_modes;

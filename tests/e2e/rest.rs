@@ -4,20 +4,13 @@
 
 use crate::grpc::{DEV_TOKEN, READER_TOKEN, example};
 use crate::harness::{Gateway, Server, ServerOpts, within};
+use crate::harness::{Mode, both_modes};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
 struct Rest {
     http: Client,
     base: String,
-}
-
-/// Where the REST calls go: the node itself (in-process transcoding) or a
-/// separate gateway process forwarding over gRPC (remote mode).
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    InProcess,
-    Remote,
 }
 
 /// A node (and, in remote mode, a gateway in front of it).
@@ -45,22 +38,6 @@ async fn setup(mode: Mode, opts: ServerOpts) -> Setup {
             base,
         },
     }
-}
-
-/// One `#[tokio::test]` per mode for each case.
-macro_rules! both_modes {
-    ($case:ident) => {
-        mod $case {
-            #[tokio::test]
-            async fn in_process() {
-                super::$case(super::Mode::InProcess).await;
-            }
-            #[tokio::test]
-            async fn remote() {
-                super::$case(super::Mode::Remote).await;
-            }
-        }
-    };
 }
 
 both_modes!(vm_api_over_rest);

@@ -6,6 +6,7 @@
 //! Every case runs in process (the echo server's own HTTP port) and in remote
 //! mode (a second `conformance-echo --backend` forwarding over gRPC).
 
+use crate::harness::{Mode, both_modes};
 use crate::harness::{free_ports, within};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
@@ -115,13 +116,6 @@ impl Drop for EchoProcess {
     }
 }
 
-/// Where the REST calls go.
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    InProcess,
-    Remote,
-}
-
 /// An echo server and, in remote mode, a gateway in front of it.
 struct Setup {
     server: EchoProcess,
@@ -146,22 +140,6 @@ async fn setup(mode: Mode) -> Setup {
         base,
         http: Client::new(),
     }
-}
-
-/// One `#[tokio::test]` per mode for each case.
-macro_rules! both_modes {
-    ($case:ident) => {
-        mod $case {
-            #[tokio::test]
-            async fn in_process() {
-                super::$case(super::Mode::InProcess).await;
-            }
-            #[tokio::test]
-            async fn remote() {
-                super::$case(super::Mode::Remote).await;
-            }
-        }
-    };
 }
 
 both_modes!(patch_fills_the_update_mask_from_the_body_keys);
