@@ -37,7 +37,6 @@ fn binary() -> PathBuf {
 struct Echo {
     child: Child,
     base: String,
-    grpc: String,
     dir: tempfile::TempDir,
 }
 
@@ -51,65 +50,96 @@ impl Drop for Echo {
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Echo {
-    async fn start() -> Echo {
-        let bin = binary();
-        let mut last = String::new();
-        // Picked ports can be taken between the probe and the bind: retry.
-        for _ in 0..4 {
-            let (http_port, grpc_port) = free_ports();
-            let dir = tempfile::Builder::new()
-                .prefix("real-world-e2e-")
-                .tempdir()
-                .expect("tempdir");
-            let log_path = dir.path().join("echo.log");
-            let log = File::create(&log_path).expect("create log");
-            let mut cmd = Command::new(&bin);
-            cmd.args(["--port", &http_port.to_string()])
-                .args(["--grpc-port", &grpc_port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(log.try_clone().expect("clone log")))
-                .stderr(Stdio::from(log))
-                .env_remove("RUST_LOG");
-            for (key, _) in std::env::vars_os() {
-                if key.to_string_lossy().starts_with("DOTLANTH__") {
-                    cmd.env_remove(key);
-                }
-            }
-            let mut echo = Echo {
-                child: cmd.spawn().expect("spawn the googleapis echo server"),
-                base: format!("http://127.0.0.1:{http_port}"),
-                grpc: format!("http://127.0.0.1:{grpc_port}"),
-                dir,
-            };
-            let logs = || std::fs::read_to_string(&log_path).unwrap_or_default();
-            let http = Client::new();
-            let deadline = Instant::now() + READY_TIMEOUT;
-            loop {
-                if let Some(status) = echo.child.try_wait().expect("try_wait") {
-                    last = format!("[exited with {status}]\n{}", logs());
-                    break;
-                }
-                let ready = http
-                    .get(format!("{}/readyz", echo.base))
-                    .timeout(Duration::from_secs(2))
-                    .send()
-                    .await;
-                if matches!(&ready, Ok(r) if r.status() == 200) {
-                    return echo;
-                }
-                if Instant::now() > deadline {
-                    last = format!("[not ready after {READY_TIMEOUT:?}]\n{}", logs());
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+    /// Starts the binary with `args` and waits until `/readyz` on `http_port`
+    /// answers 200; on failure, the process's log.
+    async fn spawn(args: &[String], http_port: u16) -> Result<Echo, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("real-world-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        let log_path = dir.path().join("echo.log");
+        let log = File::create(&log_path).expect("create log");
+        let mut cmd = Command::new(binary());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().expect("clone log")))
+            .stderr(Stdio::from(log))
+            .env_remove("RUST_LOG");
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("DOTLANTH__") {
+                cmd.env_remove(key);
             }
         }
-        panic!("the googleapis echo server did not start:\n{last}");
+        let mut echo = Echo {
+            child: cmd.spawn().expect("spawn the googleapis echo server"),
+            base: format!("http://127.0.0.1:{http_port}"),
+            dir,
+        };
+        let logs = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        let http = Client::new();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = echo.child.try_wait().expect("try_wait") {
+                return Err(format!("[exited with {status}]\n{}", logs()));
+            }
+            let ready = http
+                .get(format!("{}/readyz", echo.base))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if matches!(&ready, Ok(r) if r.status() == 200) {
+                return Ok(echo);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("[not ready after {READY_TIMEOUT:?}]\n{}", logs()));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+}
+
+/// The echo server (REST in process) with its gRPC address, and a second one
+/// as a REST gateway forwarding over gRPC to the first (remote mode).
+async fn start() -> (Echo, String, Echo) {
+    let mut last = String::new();
+    // Picked ports can be taken between the probe and the bind: retry.
+    for _ in 0..4 {
+        let (http_port, grpc_port) = free_ports();
+        let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let server = match Echo::spawn(
+            &args(&[
+                "--port",
+                &http_port.to_string(),
+                "--grpc-port",
+                &grpc_port.to_string(),
+            ]),
+            http_port,
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(log) => {
+                last = log;
+                continue;
+            }
+        };
+        let grpc = format!("http://127.0.0.1:{grpc_port}");
+        let (gateway_port, _) = free_ports();
+        match Echo::spawn(
+            &args(&["--port", &gateway_port.to_string(), "--backend", &grpc]),
+            gateway_port,
+        )
+        .await
+        {
+            Ok(gateway) => return (server, grpc, gateway),
+            Err(log) => last = log,
+        }
+    }
+    panic!("the googleapis echo server did not start:\n{last}");
 }
 
 /// What came back: status, `x-echo-method`, content type, body as JSON.
@@ -148,105 +178,106 @@ fn status(code: i32, message: &str) -> Value {
 
 #[tokio::test]
 async fn googleapis_services_are_served_end_to_end() {
-    let echo = Echo::start().await;
+    let (echo, grpc, gateway) = start().await;
     let http = Client::new();
-
-    // (what, request, status, method that answered, body). A response type other
-    // than the request type answers as an empty message: `{}`.
-    let cases: Vec<(&str, reqwest::RequestBuilder, u16, Option<&str>, Value)> = vec![
-        (
-            "pubsub GetTopic",
-            http.get(echo.url("/v1/projects/p/topics/t")),
-            200,
-            Some("google.pubsub.v1.Publisher/GetTopic"),
-            json!({}),
-        ),
-        (
-            "pubsub GetTopic failing NOT_FOUND",
-            http.get(echo.url("/v1/projects/p/topics/t"))
-                .header("x-echo-error", "NOT_FOUND"),
-            404,
-            Some("google.pubsub.v1.Publisher/GetTopic"),
-            status(5, "echo: NOT_FOUND"),
-        ),
-        (
-            "pubsub Pull (custom verb, body *)",
-            http.post(echo.url("/v1/projects/p/subscriptions/s:pull"))
-                .json(&json!({"maxMessages": 10, "returnImmediately": true})),
-            200,
-            Some("google.pubsub.v1.Subscriber/Pull"),
-            json!({}),
-        ),
-        (
-            "cloud tasks PauseQueue (custom verb, empty body)",
-            http.post(echo.url("/v2/projects/p/locations/l/queues/q:pause"))
-                .json(&json!({})),
-            200,
-            Some("google.cloud.tasks.v2.CloudTasks/PauseQueue"),
-            json!({}),
-        ),
-        (
-            "secret manager AccessSecretVersion (GET with a custom verb)",
-            http.get(echo.url("/v1/projects/p/secrets/s/versions/latest:access")),
-            200,
-            Some("google.cloud.secretmanager.v1.SecretManagerService/AccessSecretVersion"),
-            json!({}),
-        ),
-        (
-            "secret manager AccessSecretVersion (additional binding)",
-            http.get(echo.url("/v1/projects/p/locations/l/secrets/s/versions/1:access")),
-            200,
-            Some("google.cloud.secretmanager.v1.SecretManagerService/AccessSecretVersion"),
-            json!({}),
-        ),
-        (
-            "longrunning GetOperation ({name=operations/**})",
-            http.get(echo.url("/v1/operations/a/b/c")),
-            200,
-            Some("google.longrunning.Operations/GetOperation"),
-            json!({}),
-        ),
-        (
-            "longrunning ListOperations (query parameters)",
-            http.get(echo.url("/v1/operations?filter=done&pageSize=5")),
-            200,
-            Some("google.longrunning.Operations/ListOperations"),
-            json!({}),
-        ),
-        (
-            "cloud run GetService",
-            http.get(echo.url("/v2/projects/p/locations/l/services/s")),
-            200,
-            Some("google.cloud.run.v2.Services/GetService"),
-            json!({}),
-        ),
-        (
-            "an unknown path",
-            http.get(echo.url("/v1/nothing/here")),
-            404,
-            None,
-            status(5, "no route for GET /v1/nothing/here"),
-        ),
-    ];
     let mut failures = Vec::new();
-    for (what, req, want_status, want_method, want_body) in cases {
-        let r = send(what, req).await;
-        if r.status != want_status
-            || r.method.as_deref() != want_method
-            || r.body != want_body
-            || r.content_type.as_deref() != Some("application/json")
-        {
-            failures.push(format!(
-                "{what}: {} {:?} {:?} {}, expected {want_status} {want_method:?} {}",
-                r.status, r.method, r.content_type, r.body, want_body
-            ));
+    for (mode, echo) in [("in process", &echo), ("remote", &gateway)] {
+        // (what, request, status, method that answered, body). A response type other
+        // than the request type answers as an empty message: `{}`.
+        let cases: Vec<(&str, reqwest::RequestBuilder, u16, Option<&str>, Value)> = vec![
+            (
+                "pubsub GetTopic",
+                http.get(echo.url("/v1/projects/p/topics/t")),
+                200,
+                Some("google.pubsub.v1.Publisher/GetTopic"),
+                json!({}),
+            ),
+            (
+                "pubsub GetTopic failing NOT_FOUND",
+                http.get(echo.url("/v1/projects/p/topics/t"))
+                    .header("x-echo-error", "NOT_FOUND"),
+                404,
+                Some("google.pubsub.v1.Publisher/GetTopic"),
+                status(5, "echo: NOT_FOUND"),
+            ),
+            (
+                "pubsub Pull (custom verb, body *)",
+                http.post(echo.url("/v1/projects/p/subscriptions/s:pull"))
+                    .json(&json!({"maxMessages": 10, "returnImmediately": true})),
+                200,
+                Some("google.pubsub.v1.Subscriber/Pull"),
+                json!({}),
+            ),
+            (
+                "cloud tasks PauseQueue (custom verb, empty body)",
+                http.post(echo.url("/v2/projects/p/locations/l/queues/q:pause"))
+                    .json(&json!({})),
+                200,
+                Some("google.cloud.tasks.v2.CloudTasks/PauseQueue"),
+                json!({}),
+            ),
+            (
+                "secret manager AccessSecretVersion (GET with a custom verb)",
+                http.get(echo.url("/v1/projects/p/secrets/s/versions/latest:access")),
+                200,
+                Some("google.cloud.secretmanager.v1.SecretManagerService/AccessSecretVersion"),
+                json!({}),
+            ),
+            (
+                "secret manager AccessSecretVersion (additional binding)",
+                http.get(echo.url("/v1/projects/p/locations/l/secrets/s/versions/1:access")),
+                200,
+                Some("google.cloud.secretmanager.v1.SecretManagerService/AccessSecretVersion"),
+                json!({}),
+            ),
+            (
+                "longrunning GetOperation ({name=operations/**})",
+                http.get(echo.url("/v1/operations/a/b/c")),
+                200,
+                Some("google.longrunning.Operations/GetOperation"),
+                json!({}),
+            ),
+            (
+                "longrunning ListOperations (query parameters)",
+                http.get(echo.url("/v1/operations?filter=done&pageSize=5")),
+                200,
+                Some("google.longrunning.Operations/ListOperations"),
+                json!({}),
+            ),
+            (
+                "cloud run GetService",
+                http.get(echo.url("/v2/projects/p/locations/l/services/s")),
+                200,
+                Some("google.cloud.run.v2.Services/GetService"),
+                json!({}),
+            ),
+            (
+                "an unknown path",
+                http.get(echo.url("/v1/nothing/here")),
+                404,
+                None,
+                status(5, "no route for GET /v1/nothing/here"),
+            ),
+        ];
+        for (what, req, want_status, want_method, want_body) in cases {
+            let r = send(what, req).await;
+            if r.status != want_status
+                || r.method.as_deref() != want_method
+                || r.body != want_body
+                || r.content_type.as_deref() != Some("application/json")
+            {
+                failures.push(format!(
+                    "{mode}: {what}: {} {:?} {:?} {}, expected {want_status} {want_method:?} {}",
+                    r.status, r.method, r.content_type, r.body, want_body
+                ));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // gRPC on its own port: a known method answers its (empty) response type, an
     // unknown one is UNIMPLEMENTED.
-    let channel = tonic::transport::Endpoint::from_shared(echo.grpc.clone())
+    let channel = tonic::transport::Endpoint::from_shared(grpc)
         .expect("endpoint")
         .connect()
         .await
