@@ -130,15 +130,13 @@ pub fn chromium() -> Result<PathBuf> {
 }
 
 /// The googleapis services that `tests/e2e/real_world.rs` serves through the echo
-/// backend: protos no one here wrote, as shipped in `google-proto-files`. The
-/// trailing slash keeps sibling versions out (`google/cloud/tasks/v2` would also
-/// take `v2beta2`, whose services share names and so OpenAPI operation ids).
+/// backend: protos no one here wrote, as shipped in `google-proto-files`.
 const GOOGLEAPIS_ECHO: &[&str] = &[
-    "google/pubsub/v1/",
-    "google/cloud/tasks/v2/",
-    "google/cloud/secretmanager/v1/",
-    "google/longrunning/",
-    "google/cloud/run/v2/",
+    "google/pubsub/v1",
+    "google/cloud/tasks/v2",
+    "google/cloud/secretmanager/v1",
+    "google/longrunning",
+    "google/cloud/run/v2",
 ];
 
 /// Arguments of `cargo test` that select targets: with one of them the caller
