@@ -209,6 +209,45 @@ async fn googleapis_services_are_served_end_to_end() {
                 json!({}),
             ),
             (
+                "pubsub CreateTopic (PUT, body *, Topic in and out: echoed; the path wins)",
+                http.put(echo.url("/v1/projects/p/topics/t")).json(&json!({
+                    "name": "projects/x/topics/y",
+                    "labels": {"a": "b"},
+                    "messageRetentionDuration": "600s",
+                    "schemaSettings": {"encoding": "JSON"},
+                })),
+                200,
+                Some("google.pubsub.v1.Publisher/CreateTopic"),
+                json!({
+                    "name": "projects/p/topics/t",
+                    "labels": {"a": "b"},
+                    "messageRetentionDuration": "600s",
+                    "schemaSettings": {"encoding": "JSON"},
+                }),
+            ),
+            (
+                "pubsub Pull with a string that is no int32",
+                http.post(echo.url("/v1/projects/p/subscriptions/s:pull"))
+                    .json(&json!({"maxMessages": "x"})),
+                400,
+                None,
+                status(
+                    3,
+                    "invalid request: `maxMessages`: invalid digit found in string",
+                ),
+            ),
+            (
+                "pubsub CreateTopic with a malformed duration",
+                http.put(echo.url("/v1/projects/p/topics/t"))
+                    .json(&json!({"messageRetentionDuration": "10"})),
+                400,
+                None,
+                status(
+                    3,
+                    "invalid request: `messageRetentionDuration`: failed to parse duration",
+                ),
+            ),
+            (
                 "cloud tasks PauseQueue (custom verb, empty body)",
                 http.post(echo.url("/v2/projects/p/locations/l/queues/q:pause"))
                     .json(&json!({})),
