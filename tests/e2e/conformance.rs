@@ -1258,7 +1258,35 @@ async fn request_bodies(mode: Mode) {
         "strict: unknown nested field",
         s.json_body(Method::POST, "/v1/star/p", r#"{"nested": {"zzz": 1}}"#),
         400,
-        status(3, "invalid request: unrecognized field name 'zzz'"),
+        status(
+            3,
+            "invalid request: `nested`: unrecognized field name 'zzz'",
+        ),
+    )
+    .await;
+    // A value of the wrong type names its field, however deep.
+    s.expect(
+        "a nested value of the wrong type",
+        s.json_body(
+            Method::POST,
+            "/v1/star/p",
+            r#"{"nested": {"leaf": {"longName": 5}}}"#,
+        ),
+        400,
+        status(
+            3,
+            "invalid request: `nested.leaf.longName`: invalid type: integer `5`, expected a string",
+        ),
+    )
+    .await;
+    s.expect(
+        "an int32 that is no number",
+        s.json_body(Method::POST, "/v1/star/p", r#"{"int32Value": "x"}"#),
+        400,
+        status(
+            3,
+            "invalid request: `int32Value`: invalid digit found in string",
+        ),
     )
     .await;
     s.expect(

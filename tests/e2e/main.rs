@@ -15,6 +15,7 @@ mod lifecycle;
 mod observability;
 mod openapi;
 mod python;
+mod real_world;
 mod rest;
 mod rest_features;
 mod schemathesis;

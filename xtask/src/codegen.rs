@@ -161,8 +161,9 @@ pub fn options(crate_name: &str) -> Result<dotlanth_codegen::Options> {
 }
 
 /// Compiles the tree (with more import paths after `protos`) and runs the
-/// generator in memory. When `only` is not empty, just the files whose path
-/// starts with one of its prefixes (which may be under `google/`) are generated.
+/// generator in memory. When `only` is not empty, just the files under one of its
+/// folders, or named by it, are generated (see [`selected`]; they may be under
+/// `google/`).
 pub fn generate_with_includes(
     protos: &Path,
     includes: &[PathBuf],
@@ -174,7 +175,7 @@ pub fn generate_with_includes(
     } else {
         let mut all = Vec::new();
         walk(protos, protos, &mut all)?;
-        all.retain(|f| f.ends_with(".proto") && only.iter().any(|p| f.starts_with(p.as_str())));
+        all.retain(|f| f.ends_with(".proto") && only.iter().any(|p| selected(f, p)));
         all.sort();
         if all.is_empty() {
             bail!("no .proto files under {} match {only:?}", protos.display());
@@ -246,6 +247,18 @@ fn extra_files(out: &Path, files: &[dotlanth_codegen::GeneratedFile]) -> Result<
     Ok(extra)
 }
 
+/// Whether `file` (a path relative to the tree) is `prefix` or under it, by
+/// whole path components: `google/cloud/tasks/v2` takes
+/// `google/cloud/tasks/v2/cloudtasks.proto`, not `google/cloud/tasks/v2beta2/...`
+/// (whose same-named services would collide with v2's).
+fn selected(file: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    !prefix.is_empty()
+        && file
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Writes the files (only those that changed) and removes stale generated ones
 /// under `src/`.
 pub fn write(out: &Path, files: &[dotlanth_codegen::GeneratedFile]) -> Result<()> {
@@ -263,4 +276,32 @@ pub fn write(out: &Path, files: &[dotlanth_codegen::GeneratedFile]) -> Result<()
         fs::write(&path, &f.contents).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selected;
+
+    #[test]
+    fn only_selects_whole_path_components() {
+        let file = "google/cloud/tasks/v2/cloudtasks.proto";
+        for prefix in [
+            "google/cloud/tasks/v2",
+            "google/cloud/tasks/v2/",
+            "google",
+            file,
+        ] {
+            assert!(selected(file, prefix), "{prefix}");
+        }
+        let beta = "google/cloud/tasks/v2beta2/cloudtasks.proto";
+        for prefix in [
+            "google/cloud/tasks/v2",
+            "google/cloud/tasks/v2/",
+            "goo",
+            "",
+            "/",
+        ] {
+            assert!(!selected(beta, prefix), "{prefix}");
+        }
+    }
 }

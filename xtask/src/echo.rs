@@ -28,9 +28,9 @@ pub struct EchoArgs {
     /// Enforce the protos' auth options (tokens from the default config).
     #[arg(long)]
     auth: bool,
-    /// Generate only the files whose path (relative to `--protos`) starts with
-    /// this prefix (repeatable; may be under `google/`). Default: every file but
-    /// `google/**`.
+    /// Generate only the files under this folder, or this file (relative to
+    /// `--protos`, by whole path components; repeatable; may be under `google/`).
+    /// Default: every file but `google/**`.
     #[arg(long)]
     only: Vec<String>,
     /// OpenAPI version of the served document: 3.0 (3.0.3) or 3.1 (3.1.0).

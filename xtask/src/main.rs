@@ -36,7 +36,9 @@ enum Command {
     Breaking,
     /// Move the API baseline to the current protos (a deliberate, reviewed step).
     Baseline,
-    /// Install the pinned test tools when missing, then run `cargo test --workspace --all-targets`.
+    /// Install the pinned test tools when missing, build the googleapis echo server,
+    /// then run `cargo test --workspace --all-targets` (without `--all-targets` when
+    /// the arguments select targets).
     Test {
         /// Extra arguments for `cargo test`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

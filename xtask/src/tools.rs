@@ -129,18 +129,64 @@ pub fn chromium() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// The googleapis services that `tests/e2e/real_world.rs` serves through the echo
+/// backend: protos no one here wrote, as shipped in `google-proto-files`.
+const GOOGLEAPIS_ECHO: &[&str] = &[
+    "google/pubsub/v1",
+    "google/cloud/tasks/v2",
+    "google/cloud/secretmanager/v1",
+    "google/longrunning",
+    "google/cloud/run/v2",
+];
+
+/// Arguments of `cargo test` that select targets: with one of them the caller
+/// chose what to build, and `--all-targets` (which overrides them) is left out.
+const TARGET_SELECTORS: &[&str] = &[
+    "--lib",
+    "--bin",
+    "--bins",
+    "--test",
+    "--tests",
+    "--bench",
+    "--benches",
+    "--example",
+    "--examples",
+    "--doc",
+];
+
 pub fn test(args: &[String]) -> Result<()> {
     let root = crate::root();
     let buf = buf()?;
     let python = python()?;
     let chromium = chromium()?;
+    // The echo server over real googleapis services, built here: a test cannot
+    // build it (a nested cargo would wait for `cargo test`'s lock on the shared
+    // target directory). `buf()` installed `google-proto-files` with `npm ci`.
+    let started = std::time::Instant::now();
+    let googleapis = std::fs::canonicalize(root.join("tools/node_modules/google-proto-files"))
+        .context("tools/node_modules/google-proto-files is missing")?;
+    let only: Vec<String> = GOOGLEAPIS_ECHO.iter().map(|s| s.to_string()).collect();
+    let echo = crate::echo::build(&root, &googleapis, &only, Default::default())
+        .context("building the googleapis echo server")?;
+    println!(
+        "googleapis echo server ready in {:.1}s: {}",
+        started.elapsed().as_secs_f64(),
+        echo.display()
+    );
+    let selected = args.iter().any(|a| {
+        TARGET_SELECTORS
+            .iter()
+            .any(|s| a == s || a.starts_with(&format!("{s}=")))
+    });
     // Integration tests get their binaries (`dotlanth`, `protoc-gen-dotlanth`,
     // `xtask`) built by cargo itself.
     run(Command::new("cargo")
-        .args(["test", "--workspace", "--all-targets", "--locked"])
+        .args(["test", "--workspace", "--locked"])
+        .args((!selected).then_some("--all-targets"))
         .args(args)
         .env("DOTLANTH_BUF", &buf)
         .env("DOTLANTH_PYTHON", &python)
         .env("DOTLANTH_CHROMIUM", &chromium)
+        .env("DOTLANTH_GOOGLEAPIS_ECHO", &echo)
         .current_dir(&root))
 }

@@ -86,9 +86,18 @@ pub fn build(
 
     check_float_strings(input, &root, "")?;
     let options = DeserializeOptions::new().deny_unknown_fields(strictness.strict);
-    let mut message =
-        DynamicMessage::deserialize_with_options(input.clone(), Value::Object(root), &options)
-            .map_err(|e| BadRequest(format!("invalid request: {e}")))?;
+    // The error names the field it is about (`maxMessages`, `topic.labels`).
+    let mut track = serde_path_to_error::Track::new();
+    let tracked = serde_path_to_error::Deserializer::new(Value::Object(root), &mut track);
+    let mut message = DynamicMessage::deserialize_with_options(input.clone(), tracked, &options)
+        .map_err(|e| {
+            let path = track.path().to_string();
+            if path.is_empty() || path == "." || path.ends_with('?') {
+                BadRequest(format!("invalid request: {e}"))
+            } else {
+                BadRequest(format!("invalid request: `{path}`: {e}"))
+            }
+        })?;
     fill_update_mask(&mut message, binding.update_mask, mask_paths);
     Ok(message)
 }

@@ -13,7 +13,9 @@
 //!   `:` is retried as ordinary data;
 //! * among the matching templates the most specific wins, independent of
 //!   declaration order: compare, request segment by request segment, the kind of
-//!   template segment that consumed it, with literal < `*` < `**`;
+//!   template segment that consumed it, with literal < `*` < `**`; on a tie, a
+//!   template whose `**` matched nothing loses (`/v1/operations` is
+//!   `{name=operations}`, not `{name=operations/**}`);
 //! * variable values are percent-decoded in one pass; multi-segment variables
 //!   keep `%2F`/`%2f` encoded. A malformed escape anywhere in the path, or a
 //!   value that is not UTF-8 once decoded, is a [`RouteError::BadPath`].
@@ -95,15 +97,19 @@ struct Candidate {
     route: usize,
     /// For every request segment, the kind of template segment that consumed it.
     kinds: Vec<Kind>,
+    /// Template `**` segments that consumed no request segment.
+    empty_rests: usize,
     /// For every template segment, the request segments it consumed (start, count).
     spans: Vec<(usize, usize)>,
 }
 
 impl Candidate {
-    /// Orders by specificity, then an exact method before `*`, then table order.
+    /// Orders by specificity (then fewer empty `**`), then an exact method before
+    /// `*`, then table order.
     fn rank(&self, other: &Candidate, routes: &[Route]) -> Ordering {
         self.kinds
             .cmp(&other.kinds)
+            .then_with(|| self.empty_rests.cmp(&other.empty_rests))
             .then_with(|| {
                 routes[self.route]
                     .any_method
@@ -230,9 +236,17 @@ impl Router {
                 path_only.push(route.binding.method);
                 continue;
             }
+            let empty_rests = route
+                .binding
+                .segments
+                .iter()
+                .zip(&spans)
+                .filter(|(s, (_, count))| **s == PathSegment::DoubleWildcard && *count == 0)
+                .count();
             let candidate = Candidate {
                 route: i,
                 kinds: kinds(route.binding.segments, &spans),
+                empty_rests,
                 spans,
             };
             let better = best
@@ -554,6 +568,8 @@ mod tests {
     ];
 
     static SPECIFIC_FIRST: &[MethodInfo] = &[
+        method!("List", [bind!("GET" "/ops", [L("ops")], [])]),
+        method!("Get", [bind!("GET" "/ops/**", [L("ops"), DW], [])]),
         method!(
             "Exact",
             [bind!("GET" "/c/*/d/e", [L("c"), W, L("d"), L("e")], [])]
@@ -589,6 +605,8 @@ mod tests {
             "Exact",
             [bind!("GET" "/c/*/d/e", [L("c"), W, L("d"), L("e")], [])]
         ),
+        method!("Get", [bind!("GET" "/ops/**", [L("ops"), DW], [])]),
+        method!("List", [bind!("GET" "/ops", [L("ops")], [])]),
     ];
 
     static ROOT_ONLY: &[MethodInfo] = &[method!("Root", [bind!("GET" "/", [], [])])];
@@ -879,6 +897,12 @@ mod tests {
             assert_eq!(name("/c/x/d/e/f"), "Rest");
             assert_eq!(name("/v1/shelves/default"), "Default");
             assert_eq!(name("/v1/shelves/other"), "Id");
+            // google.longrunning: `/v1/{name=operations}` beside
+            // `/v1/{name=operations/**}`, whose `**` also matches nothing.
+            assert_eq!(name("/ops"), "List");
+            assert_eq!(name("/ops/"), "List");
+            assert_eq!(name("/ops/a"), "Get");
+            assert_eq!(name("/ops/a/b"), "Get");
         }
     }
 
