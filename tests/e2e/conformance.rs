@@ -48,11 +48,13 @@ impl Drop for Proc {
     }
 }
 
-/// The binary, next to the test binary's `deps` directory. Another package's
-/// binary is not built for this test target (`cargo test --test e2e` would run
-/// a stale one), so the first caller builds it, with the same profile and
-/// target directory.
-fn binary() -> PathBuf {
+/// The `conformance-echo` binary, next to the test binary's `deps` directory.
+/// Another package's binary is not built for this test target (`cargo test
+/// --test e2e` would run a stale one), so the first caller builds it, with the
+/// same profile and target directory and the one package selection used
+/// everywhere (`--workspace --all-targets`: any other selection would rebuild
+/// dependencies with other features; after a full build this is a no-op).
+pub(crate) fn binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -68,7 +70,13 @@ fn binary() -> PathBuf {
                 .ok_or("no profile directory")?;
             let profile = if profile == "debug" { "dev" } else { profile };
             let out = Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "conformance-echo", "--profile"])
+                .args([
+                    "build",
+                    "--quiet",
+                    "--workspace",
+                    "--all-targets",
+                    "--profile",
+                ])
                 .arg(profile)
                 .arg("--target-dir")
                 .arg(target_dir)
@@ -77,7 +85,7 @@ fn binary() -> PathBuf {
                 .map_err(|e| format!("running cargo: {e}"))?;
             if !out.status.success() {
                 return Err(format!(
-                    "cargo build -p conformance-echo failed:\n{}",
+                    "building conformance-echo failed:\n{}",
                     String::from_utf8_lossy(&out.stderr)
                 ));
             }

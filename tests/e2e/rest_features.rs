@@ -15,21 +15,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `conformance-echo` binary, next to the test binary's `deps/` folder
-/// (built by `cargo build --workspace` / `cargo test --workspace --all-targets`).
 fn echo_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary lives in target/<profile>/deps");
-    let bin = dir.join(format!("conformance-echo{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: build the workspace first (cargo build --workspace)",
-        bin.display()
-    );
-    bin
+    crate::conformance::binary()
 }
 
 /// One `conformance-echo` process, killed when dropped.
