@@ -174,7 +174,21 @@ pub fn generate(
     files.push(emit::methods::emit(&api).map_err(Error::Emit)?);
     files.push(emit::descriptor::emit(&pool, &api.files).map_err(Error::Emit)?);
     files.extend(emit::crate_root::emit(&api, options, &packages_with_code).map_err(Error::Emit)?);
-    files.extend(emit::openapi::emit(&api, options)?);
+    // Both document emitters report their problems together.
+    match (
+        emit::openapi::emit(&api, options),
+        emit::graphql::emit(&api),
+    ) {
+        (Ok(openapi), Ok(graphql)) => {
+            files.extend(openapi);
+            files.push(graphql);
+        }
+        (Err(Error::Invalid(mut a)), Err(Error::Invalid(b))) => {
+            a.extend(b);
+            return Err(Error::Invalid(a));
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    }
     files.push(emit::docs::emit(&api, options).map_err(Error::Emit)?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)

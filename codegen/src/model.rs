@@ -119,8 +119,8 @@ pub struct Auth {
     pub scopes: Vec<String>,
 }
 
-/// Where a method appears in the GraphQL schema.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a method appears in the GraphQL schema (ordered as the root types are written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum GraphqlPlacement {
     /// A field of `Query`.
     Query,

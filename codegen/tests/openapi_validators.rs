@@ -11,6 +11,9 @@
 
 mod common;
 
+use common::googleapis::{
+    SELECTED, annotated_packages, compile, package_files, python, root as googleapis, workspace,
+};
 use dotlanth_codegen::emit::openapi::{JSON_PATH, Version, YAML_PATH};
 use dotlanth_codegen::{Error, Options};
 use prost_reflect::DescriptorPool;
@@ -18,69 +21,6 @@ use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The root of `google-proto-files` (its `google/` folder inside).
-fn googleapis() -> PathBuf {
-    let root = match std::env::var_os("DOTLANTH_GOOGLEAPIS") {
-        Some(p) => PathBuf::from(p),
-        None => workspace().join("tools/node_modules/google-proto-files"),
-    };
-    assert!(
-        root.join("google/api/http.proto").is_file(),
-        "{} does not hold google-proto-files: run `cargo xtask test` (it runs `npm ci` in tools/)",
-        root.display()
-    );
-    root
-}
-
-/// Every folder under `google/` whose own `.proto` files mention
-/// `google.api.http`, with those files (relative to the root), sorted.
-fn annotated_packages(root: &Path) -> Vec<(String, Vec<String>)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<String>)>) {
-        let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        let mut files = Vec::new();
-        let mut annotated = false;
-        for path in &entries {
-            if path.is_dir() {
-                walk(root, path, out);
-            } else if path.extension().is_some_and(|e| e == "proto") {
-                let text = fs::read_to_string(path).unwrap();
-                annotated |= text.contains("(google.api.http)");
-                let rel = path.strip_prefix(root).unwrap();
-                files.push(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-        if annotated {
-            let rel = dir.strip_prefix(root).unwrap();
-            out.push((rel.to_string_lossy().replace('\\', "/"), files));
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, &root.join("google"), &mut out);
-    // The well-known types: the generator maps them, they are no API.
-    out.retain(|(p, _)| p != "google/protobuf");
-    out.sort();
-    out
-}
-
-/// protox over `root`, well-known types from protox itself (as `cargo xtask gen`).
-fn compile(root: &Path, files: &[String]) -> Result<Vec<u8>, String> {
-    let mut resolver = protox::file::ChainFileResolver::new();
-    resolver.add(protox::file::GoogleFileResolver::new());
-    resolver.add(protox::file::IncludeFileResolver::new(root.to_path_buf()));
-    let mut compiler = protox::Compiler::with_file_resolver(resolver);
-    compiler.include_imports(true).include_source_info(true);
-    compiler.open_files(files).map_err(|e| e.to_string())?;
-    Ok(compiler.encode_file_descriptor_set())
-}
 
 /// Operations in an OpenAPI document.
 fn operation_count(doc: &Value) -> usize {
@@ -97,11 +37,7 @@ fn operation_count(doc: &Value) -> usize {
 
 /// The validators, from the test virtualenv and `tools/node_modules`.
 fn spec_validator() -> PathBuf {
-    let python = match std::env::var_os("DOTLANTH_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => workspace().join(".venv/bin/python"),
-    };
-    let bin = python.with_file_name("openapi-spec-validator");
+    let bin = python().with_file_name("openapi-spec-validator");
     assert!(
         bin.is_file(),
         "{} not found: run `cargo xtask test`",
@@ -292,11 +228,7 @@ fn selected_googleapis_services_validate_in_openapi_3_0_and_3_1() {
     let out = tempfile::tempdir().unwrap();
     let mut docs = Vec::new();
     for package in SELECTED {
-        let files: Vec<String> = annotated_packages(&root)
-            .into_iter()
-            .find(|(p, _)| p == package)
-            .unwrap_or_else(|| panic!("{package} not in google-proto-files"))
-            .1;
+        let files = package_files(&root, package);
         for version in [Version::V3_0_3, Version::V3_1_0] {
             let yaml = generate(&root, &files, version)
                 .unwrap_or_else(|e| panic!("{package} ({}): {e}", version.as_str()));
@@ -316,12 +248,3 @@ fn selected_googleapis_services_validate_in_openapi_3_0_and_3_1() {
     }
     validate(&docs);
 }
-
-/// The services the echo harness's real-world test serves.
-const SELECTED: &[&str] = &[
-    "google/pubsub/v1",
-    "google/cloud/tasks/v2",
-    "google/cloud/secretmanager/v1",
-    "google/longrunning",
-    "google/cloud/run/v2",
-];

@@ -180,6 +180,8 @@ pub struct Api {
     pub openapi_yaml: &'static str,
     /// The HTML reference, one self-contained page.
     pub docs_html: &'static str,
+    /// The GraphQL schema (SDL).
+    pub graphql_sdl: &'static str,
 }
 
 impl Api {

@@ -1,6 +1,6 @@
 //! The generated crate's manifest and root module.
 
-use crate::emit::{RUST_HEADER, docs, openapi, rust_types::module_parts};
+use crate::emit::{RUST_HEADER, docs, graphql, openapi, rust_types::module_parts};
 use crate::model::Api;
 use crate::{GeneratedFile, Options};
 use askama::Template;
@@ -53,7 +53,9 @@ pub fn emit(
          /// The same OpenAPI document as YAML, `{yaml}` in this crate.\n\
          pub const OPENAPI_YAML: &str = include_str!(\"../{yaml}\");\n\
          /// The HTML API reference (one self-contained page), `{docs}` in this crate.\n\
-         pub const DOCS_HTML: &str = include_str!(\"../{docs}\");\n\n\
+         pub const DOCS_HTML: &str = include_str!(\"../{docs}\");\n\
+         /// The GraphQL schema (SDL), `{graphql}` in this crate.\n\
+         pub const GRAPHQL_SDL: &str = include_str!(\"../{graphql}\");\n\n\
          /// Everything this crate exports for serving, as one value (`dotlanth-runtime`\n\
          /// serves any such value).\n\
          pub static API: meta::Api = meta::Api {{\n\
@@ -64,11 +66,13 @@ pub fn emit(
          \x20   openapi_json: OPENAPI_JSON,\n\
          \x20   openapi_yaml: OPENAPI_YAML,\n\
          \x20   docs_html: DOCS_HTML,\n\
+         \x20   graphql_sdl: GRAPHQL_SDL,\n\
          }};\n",
         crate_name = options.crate_name,
         json = openapi::JSON_PATH,
         yaml = openapi::YAML_PATH,
         docs = docs::PATH,
+        graphql = graphql::PATH,
     ));
     lib.push('\n');
     write_tree(&tree, 0, &mut lib);

@@ -10,10 +10,12 @@
 //! | [`crate_root`] | `Cargo.toml`, `src/lib.rs`                         |
 //! | [`openapi`]    | `openapi/openapi.json`, `openapi/openapi.yaml`: the REST surface as OpenAPI 3.0.3 |
 //! | [`docs`]       | `docs/index.html`: the HTML reference, one self-contained page |
+//! | [`graphql`]    | `graphql/schema.graphql`: the GraphQL schema (SDL)  |
 
 pub mod crate_root;
 pub mod descriptor;
 pub mod docs;
+pub mod graphql;
 pub mod methods;
 pub mod openapi;
 pub mod rust_types;

@@ -1670,7 +1670,7 @@ fn param_name(literal: Option<&str>, fallback: &str) -> String {
 
 /// A comment as a description: leading (else trailing) comment, AIP-192
 /// internal parts `(-- … --)` removed, blank-line runs collapsed.
-fn doc_text(c: &Comments) -> String {
+pub(crate) fn doc_text(c: &Comments) -> String {
     let text = c.public_text();
     let mut out: Vec<&str> = Vec::new();
     for line in text.lines().map(str::trim_end) {

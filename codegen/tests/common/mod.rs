@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod googleapis;
+
 use dotlanth_codegen::{Diagnostic, Error, GeneratedFile, Options, model::Api};
 use prost_reflect::DescriptorPool;
 use std::fs;

@@ -24,6 +24,8 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi/openapi.json");
 pub const OPENAPI_YAML: &str = include_str!("../openapi/openapi.yaml");
 /// The HTML API reference (one self-contained page), `docs/index.html` in this crate.
 pub const DOCS_HTML: &str = include_str!("../docs/index.html");
+/// The GraphQL schema (SDL), `graphql/schema.graphql` in this crate.
+pub const GRAPHQL_SDL: &str = include_str!("../graphql/schema.graphql");
 
 /// Everything this crate exports for serving, as one value (`dotlanth-runtime`
 /// serves any such value).
@@ -35,6 +37,7 @@ pub static API: meta::Api = meta::Api {
     openapi_json: OPENAPI_JSON,
     openapi_yaml: OPENAPI_YAML,
     docs_html: DOCS_HTML,
+    graphql_sdl: GRAPHQL_SDL,
 };
 
 pub mod dotlanth {
