@@ -36,15 +36,16 @@
 //!   the side that uses it; enums (shared by both sides) and custom scalars
 //!   only when used.
 //! - **Fields.** JSON names (`json_name`); a declared `json_name` GraphQL
-//!   cannot spell (`page-size`) gives way to the default one (`pageSize`), and
-//!   two fields of one name are a generation error. Singular fields are nullable unless
-//!   `REQUIRED`; repeated fields are `[T!]!` (an input one defaults to `[]`
-//!   unless `REQUIRED`); maps are entry lists `[<Entry>!]!` of
-//!   `{ key: K!, value: V! }`. `OUTPUT_ONLY` fields are left out of inputs,
-//!   `INPUT_ONLY` ones out of outputs. `deprecated` fields, enum values and
-//!   methods are `@deprecated` (not a required input field, which GraphQL
-//!   forbids). Comments of the generated files (AIP-192 `(-- … --)` parts
-//!   removed) are descriptions.
+//!   cannot spell (`page-size`) gives way to the default one (`pageSize`),
+//!   and two fields of one name are a generation error. Singular fields are
+//!   nullable unless `REQUIRED`; repeated fields are `[T!]!` (an input one
+//!   defaults to `[]` unless `REQUIRED`); maps are entry lists `[<Entry>!]!`
+//!   of `{ key: K!, value: V! }` (a wrapper or `Value` value stays nullable,
+//!   as does a oneof wrapper's field of those types). `OUTPUT_ONLY` fields
+//!   are left out of inputs, `INPUT_ONLY` ones out of outputs. `deprecated`
+//!   fields, enum values and methods are `@deprecated` (not a required input
+//!   field, which GraphQL forbids). Comments of the generated files (AIP-192
+//!   `(-- … --)` parts removed) are descriptions.
 //! - **Scalars** never lose data: `Int64`/`UInt64` (decimal strings, as
 //!   proto3 JSON), `UInt32` (GraphQL `Int` is signed 32-bit), `Base64` for
 //!   bytes, `DateTime` for `Timestamp`, `Duration`, `FieldMask`, `JSON` for
@@ -188,7 +189,10 @@ pub fn schema(api: &Api) -> Result<String, Error> {
         enums: BTreeSet::new(),
     };
     for name in RESERVED.iter().chain(SCALARS.iter().map(|s| &s.0)) {
-        b.names.insert(name.to_string(), "a built-in name".into());
+        b.names.insert(
+            name.to_string(),
+            "a built-in type (a GraphQL or custom scalar, or a root type)".into(),
+        );
     }
 
     let exposed = || {
@@ -493,7 +497,7 @@ impl Builder<'_> {
                 }
                 _ => {
                     let e = self.element(&f.ty, side);
-                    if required && !e.nullable {
+                    if required {
                         (format!("{}!", e.name), false)
                     } else {
                         (e.name, false)
