@@ -313,32 +313,32 @@ fn oneofs_are_unions_out_and_one_of_inputs_in() {
     );
     assert_eq!(
         def(&sdl, "type TV1Pet"),
-        "type TV1Pet {\n  name: String\n  \"\"\"\n  What it eats.\n  \"\"\"\n  food: TV1Pet_Food\n}\n"
+        "type TV1Pet {\n  name: String\n  \"\"\"\n  What it eats.\n  \"\"\"\n  food: TV1Pet_food\n}\n"
     );
     // The INPUT_ONLY member is not in the union; every member has a wrapper
     // (two of one message type stay apart).
     assert_eq!(
-        def(&sdl, "union TV1Pet_Food"),
+        def(&sdl, "union TV1Pet_food"),
         "\"\"\"\nWhat it eats.\n\"\"\"\n\
-         union TV1Pet_Food = TV1Pet_Food_Kibble | TV1Pet_Food_Meal | TV1Pet_Food_Snack\n"
+         union TV1Pet_food = TV1Pet_food_kibble | TV1Pet_food_meal | TV1Pet_food_snack\n"
     );
     assert_eq!(
-        def(&sdl, "type TV1Pet_Food_Kibble"),
-        "\"\"\"\nThe oneof `food` holds `kibble`.\n\"\"\"\ntype TV1Pet_Food_Kibble {\n  \"\"\"\n  \
+        def(&sdl, "type TV1Pet_food_kibble"),
+        "\"\"\"\nThe oneof `food` holds `kibble`.\n\"\"\"\ntype TV1Pet_food_kibble {\n  \"\"\"\n  \
          Grams of kibble.\n  \"\"\"\n  kibble: Int64!\n}\n"
     );
     assert_eq!(
-        def(&sdl, "type TV1Pet_Food_Snack"),
-        "\"\"\"\nThe oneof `food` holds `snack`.\n\"\"\"\ntype TV1Pet_Food_Snack {\n  snack: TV1Meal!\n}\n"
+        def(&sdl, "type TV1Pet_food_snack"),
+        "\"\"\"\nThe oneof `food` holds `snack`.\n\"\"\"\ntype TV1Pet_food_snack {\n  snack: TV1Meal!\n}\n"
     );
     assert_eq!(
         def(&sdl, "input TV1Pet_Input"),
         "input TV1Pet_Input {\n  name: String\n  \"\"\"\n  What it eats.\n  \"\"\"\n  \
-         food: TV1Pet_Food_Input\n}\n"
+         food: TV1Pet_food_Input\n}\n"
     );
     assert_eq!(
-        def(&sdl, "input TV1Pet_Food_Input"),
-        "\"\"\"\nWhat it eats.\n\"\"\"\ninput TV1Pet_Food_Input @oneOf {\n  \"\"\"\n  Grams of kibble.\n  \
+        def(&sdl, "input TV1Pet_food_Input"),
+        "\"\"\"\nWhat it eats.\n\"\"\"\ninput TV1Pet_food_Input @oneOf {\n  \"\"\"\n  Grams of kibble.\n  \
          \"\"\"\n  kibble: Int64\n  meal: TV1Meal_Input\n  snack: TV1Meal_Input\n  secret: String\n}\n"
     );
     // Without a oneof on the input side, no directive.
@@ -507,5 +507,29 @@ fn root_field_clashes_take_the_service_prefix_or_fail() {
         ),
         "{}",
         diags[0]
+    );
+}
+
+/// Derived names never meet proto names: a message `IntentInput` beside the
+/// input object of `Intent`, a oneof named `input` beside the input object.
+#[test]
+fn derived_names_do_not_clash_with_proto_names() {
+    let sdl = sdl("message Intent { string a = 1; IntentInput in = 2; }\n\
+         message IntentInput { oneof input { string text = 1; } }\n\
+         service S { rpc Put(Intent) returns (Intent); }\n");
+    assert_eq!(
+        heads(&sdl),
+        [
+            "directive",
+            "type Query",
+            "type Mutation",
+            "type TV1Intent",
+            "type TV1IntentInput",
+            "input TV1IntentInput_Input",
+            "union TV1IntentInput_input",
+            "input TV1IntentInput_input_Input",
+            "type TV1IntentInput_input_text",
+            "input TV1Intent_Input",
+        ]
     );
 }

@@ -23,14 +23,16 @@
 //!   message's or enum's nesting path: `dotlanth.vm.v1.Dot` → `VmV1Dot`,
 //!   `google.rpc.Status` → `RpcStatus`, `a.v1.Outer.Inner` → `V1OuterInner`.
 //!   Names derived from a type add `_` parts: its input object `VmV1Dot_Input`,
-//!   a oneof's union `<Type>_<Oneof>` (its input object `<Type>_<Oneof>_Input`),
-//!   a oneof member's wrapper `<Type>_<Oneof>_<Member>`, a map field's entry
-//!   `<Type>_<Field>Entry` (`…Entry_Input`). A name depends only on its own type,
-//!   so it never changes when other types come and go; as PascalCase proto names
-//!   have no `_`, a derived name never meets a message's (`Intent_Input` and a
-//!   message `IntentInput` coexist). A clash left (`Control.Family` and
-//!   `ControlFamily`, or a type named like a scalar or a root type) is a
-//!   generation error naming both.
+//!   a map field's entry `<Type>_<Field>Entry` (`…Entry_Input`), a oneof's
+//!   union `<Type>_<oneof>` with the oneof's proto name (its input object
+//!   `<Type>_<oneof>_Input`), a member's wrapper `<Type>_<oneof>_<member>`
+//!   (`VmV1Dot_source_wasm`). A name depends only on its own type, so it never
+//!   changes when other types come and go; as PascalCase proto names have no
+//!   `_` and oneof and field names are lowercase, a derived name never meets
+//!   another (`Intent_Input` and a message `IntentInput`, a oneof `input`'s
+//!   `WidgetTool_input` and `WidgetTool_Input` coexist). A clash left
+//!   (`Control.Family` and `ControlFamily`, or a type named like a scalar or a
+//!   root type) is a generation error naming both.
 //! - **Which types.** Output `type`s of the messages reachable from root
 //!   field results, `input`s of those reachable from arguments, each only on
 //!   the side that uses it; enums (shared by both sides) and custom scalars
@@ -54,7 +56,7 @@
 //!   description, and `@specifiedBy` when a specification defines its form.
 //! - **Oneofs.** On output, one field named after the oneof (lowerCamel)
 //!   whose type is a union of one wrapper object per member, holding that
-//!   member as its single field (`type VmV1Dot_Source_Wasm { wasm: Base64! }`):
+//!   member as its single field (`type VmV1Dot_source_wasm { wasm: Base64! }`):
 //!   the wrapper says which member is set, even when two members share a type.
 //!   On input, a `@oneOf` input object with every member as a nullable field
 //!   (`directive @oneOf on INPUT_OBJECT` is declared when used).
@@ -576,7 +578,7 @@ impl Builder<'_> {
             .iter()
             .filter(|f| f.oneof.as_deref() == Some(oneof) && on_side(f, side))
             .collect();
-        let union = format!("{base}_{}", pascal(oneof));
+        let union = format!("{base}_{}", oneof);
         let field_name = lower_camel(oneof);
         let what = format!("message {}, oneof {oneof}", m.full_name);
         if !self.field_name(m, &field_name, &what, fields) {
@@ -592,7 +594,7 @@ impl Builder<'_> {
                 }
                 let mut wrappers = Vec::new();
                 for f in &members {
-                    let wrapper = format!("{union}_{}", pascal(&f.name));
+                    let wrapper = format!("{union}_{}", f.name);
                     let wwhat = format!("message {}, oneof member {}", m.full_name, f.name);
                     if !self.claim(&wrapper, wwhat.clone(), &m.file)
                         || !self.field_name(m, &graphql_field_name(f), &wwhat, &mut BTreeSet::new())
