@@ -109,10 +109,17 @@ async fn next(ws: &mut Ws, secs: u64) -> Frame {
     }
 }
 
-/// Every frame up to and including the close.
+/// Every frame up to and including the close (which must come within 30 s).
 async fn drain(ws: &mut Ws, secs: u64) -> Vec<Frame> {
     let mut out = Vec::new();
+    let give_up = Instant::now() + Duration::from_secs(30);
     loop {
+        assert!(
+            Instant::now() < give_up,
+            "no close after {} frames; the last: {:?}",
+            out.len(),
+            out.last()
+        );
         let f = next(ws, secs).await;
         let closed = matches!(f, Frame::Close(..));
         out.push(f);
@@ -371,3 +378,159 @@ async fn echo_watch(mode: Mode) {
 }
 
 both_modes!(echo_watch);
+
+/// A socket whose client reads nothing stays tiny in the kernel: a small
+/// receive buffer and a small announced segment size (so the server's send
+/// buffer stays small too). Its sends back up within a few hundred frames.
+async fn open_slow(url: &str, headers: &[(&str, &str)]) -> Ws {
+    let mut req = url.into_client_request().expect("a ws:// request");
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let port = req.uri().port_u16().expect("a port");
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(2048).unwrap();
+    socket.set_tcp_mss(536).unwrap();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    socket.connect(&addr.into()).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let stream = tokio::net::TcpStream::from_std(socket.into()).unwrap();
+    let (ws, _) = within(
+        10,
+        "the WebSocket handshake",
+        tokio_tungstenite::client_async(req, MaybeTlsStream::Plain(stream)),
+    )
+    .await
+    .expect("the upgrade");
+    ws
+}
+
+/// In process only: in remote mode the HTTP/2 flow-control windows between the
+/// gateway and the node hold many more events before the node's buffer
+/// overflows, so the same client lags far later.
+#[tokio::test]
+async fn a_slow_reader_lags_alone() {
+    slow_reader_lags_alone(Mode::InProcess).await;
+}
+
+/// A client that stops reading backs up its own stream only: the VM's
+/// per-subscriber buffer (`vm.event_buffer`, small here) overflows, and once it
+/// reads again it gets the events it was sent, a RESOURCE_EXHAUSTED frame naming
+/// the height to resume from, and a 4008 close. A fast client on the same node
+/// meanwhile receives every block. Resuming from the named height continues
+/// without a gap.
+async fn slow_reader_lags_alone(mode: Mode) {
+    let opts = ServerOpts::default()
+        .block_interval_ms(5)
+        .env("DOTLANTH__VM__EVENT_BUFFER", "64");
+    let s = setup(mode, opts).await;
+    let url = blocks_url(&s.base, "");
+    let auth = [("authorization", BEARER)];
+    let mut slow = open_slow(&url, &auth).await;
+    let mut fast = open_ok(&url, &auth).await;
+    let mut fast_heights = Vec::new();
+    let stop = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < stop {
+        match next(&mut fast, 5).await {
+            Frame::Json(v) => fast_heights.push(block_height(&v)),
+            other => panic!("the fast stream ended: {other:?}"),
+        }
+    }
+    assert!(fast_heights.len() > 100, "{}", fast_heights.len());
+    for w in fast_heights.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "the fast client missed blocks");
+    }
+    drop(fast);
+
+    let frames = drain(&mut slow, 10).await;
+    let n = frames.len();
+    assert!(n >= 3, "{frames:?}");
+    let heights: Vec<u64> = frames[..n - 2]
+        .iter()
+        .map(|f| match f {
+            Frame::Json(v) => block_height(v),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    for w in heights.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "the slow client's events have a gap");
+    }
+    let resume = heights.last().unwrap() + 1;
+    let message =
+        format!("subscriber lagged behind the event buffer; resubscribe from height {resume}");
+    assert_eq!(
+        frames[n - 2..],
+        [
+            Frame::Json(json!({"error": {"code": 8, "message": message, "details": []}})),
+            Frame::Close(4008, message.clone()),
+        ]
+    );
+    let mut again = open_ok(
+        &blocks_url(&s.base, &format!("&startHeight={resume}")),
+        &auth,
+    )
+    .await;
+    match next(&mut again, 5).await {
+        Frame::Json(v) => assert_eq!(block_height(&v), resume),
+        other => panic!("{other:?}"),
+    }
+}
+
+both_modes!(connection_limit_ping_and_idle_timeout);
+
+/// `rest.websocket_max_connections = 1`: a second stream is refused with 429
+/// while the first is open. Pings come every `websocket_ping_interval_ms`; a
+/// client that reads (and so answers them) stays open, one that reads nothing
+/// is closed with 1001 after `websocket_idle_timeout_ms`.
+async fn connection_limit_ping_and_idle_timeout(mode: Mode) {
+    let opts = ServerOpts::default()
+        .env("DOTLANTH__REST__WEBSOCKET_MAX_CONNECTIONS", "1")
+        .env("DOTLANTH__REST__WEBSOCKET_PING_INTERVAL_MS", "100")
+        .env("DOTLANTH__REST__WEBSOCKET_IDLE_TIMEOUT_MS", "400");
+    let s = setup(mode, opts).await;
+    let url = blocks_url(&s.base, "");
+    let auth = [("authorization", BEARER)];
+
+    let mut ws = open_ok(&url, &auth).await;
+    let r = open(&url, &auth).await.expect_err("over the limit");
+    assert_eq!(
+        (r.status, r.body),
+        (
+            429,
+            json!({"code": 8, "message": "too many WebSocket streams are open", "details": []})
+        )
+    );
+    // A reading client answers the pings: still open after several idle timeouts.
+    let mut pings = 0;
+    let stop = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < stop {
+        match within(5, "a frame", ws.next()).await {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            Some(Ok(Message::Text(_))) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(pings >= 5, "{pings} pings");
+    // A client that stops reading is closed for idleness.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let frames = drain(&mut ws, 5).await;
+    assert_eq!(
+        frames.last(),
+        Some(&Frame::Close(1001, "idle timeout".into()))
+    );
+    drop(ws);
+    // Its slot is free again.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match open(&url, &auth).await {
+            Ok(_) => break,
+            Err(r) if r.status == 429 && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(r) => panic!("{r:?}"),
+        }
+    }
+}

@@ -38,6 +38,9 @@ pub const BEARER_PREFIX: &str = "dotlanth.bearer.";
 /// Longest wait for a stream's first message (or failure) before the upgrade.
 pub const FIRST_WAIT: Duration = Duration::from_secs(1);
 
+/// Longest wait for the client's close after the server's.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 /// WebSocket settings.
 #[derive(Clone, Debug)]
 pub struct WebSocketOptions {
@@ -284,7 +287,19 @@ async fn run(
         code,
         reason: truncate(&reason, 123).into(),
     };
-    let _ = send(&mut tx, Message::Close(Some(close)), options.idle_timeout).await;
+    if !send(&mut tx, Message::Close(Some(close)), options.idle_timeout).await {
+        return;
+    }
+    // The close handshake: wait (a while) for the client's close before the
+    // connection goes, so that what was sent is read, not reset.
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(m)) = rx.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary (a close reason has
