@@ -534,3 +534,20 @@ async fn connection_limit_ping_and_idle_timeout(mode: Mode) {
         }
     }
 }
+
+/// At the default block rate (one block a second, empty blocks too) a quiet
+/// node still sends at least one event a second.
+#[tokio::test]
+async fn an_event_every_second_without_executions() {
+    let s = setup(Mode::InProcess, ServerOpts::default()).await;
+    let mut ws = open_ok(&blocks_url(&s.base, ""), &[("authorization", BEARER)]).await;
+    let start = Instant::now();
+    let mut heights = Vec::new();
+    while start.elapsed() < Duration::from_millis(4500) {
+        match next(&mut ws, 2).await {
+            Frame::Json(v) => heights.push(block_height(&v)),
+            other => panic!("the stream ended: {other:?}"),
+        }
+    }
+    assert!(heights.len() >= 4, "{heights:?} in {:?}", start.elapsed());
+}
