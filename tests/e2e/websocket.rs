@@ -464,7 +464,16 @@ async fn slow_reader_lags_alone(mode: Mode) {
     assert_eq!(
         frames[n - 2..],
         [
-            Frame::Json(json!({"error": {"code": 8, "message": message, "details": []}})),
+            Frame::Json(json!({"error": {
+                "code": 8,
+                "message": message,
+                "details": [{
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "LAGGED",
+                    "domain": "dotlanth.monitoring.v1",
+                    "metadata": {"resume_from": resume.to_string()}
+                }]
+            }})),
             Frame::Close(4008, message.clone()),
         ]
     );
