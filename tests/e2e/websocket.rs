@@ -560,3 +560,30 @@ async fn an_event_every_second_without_executions() {
     }
     assert!(heights.len() >= 4, "{heights:?} in {:?}", start.elapsed());
 }
+
+/// A graceful shutdown ends open streams with UNAVAILABLE: an error frame and
+/// a 4014 close, and the server exits promptly.
+#[tokio::test]
+async fn shutdown_closes_open_streams() {
+    let mut s = setup(Mode::InProcess, ServerOpts::default()).await;
+    let mut ws = open_ok(&blocks_url(&s.base, ""), &[("authorization", BEARER)]).await;
+    assert!(matches!(next(&mut ws, 5).await, Frame::Json(_)));
+    let (status, took) = s
+        .server
+        .stop_graceful(Duration::from_secs(15))
+        .await
+        .expect("the server exits");
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    let frames = drain(&mut ws, 5).await;
+    let n = frames.len();
+    assert_eq!(
+        frames[n - 2..],
+        [
+            Frame::Json(
+                json!({"error": {"code": 14, "message": "the server is shutting down", "details": []}})
+            ),
+            Frame::Close(4014, "the server is shutting down".into()),
+        ]
+    );
+}
