@@ -38,6 +38,9 @@ pub const BEARER_PREFIX: &str = "dotlanth.bearer.";
 /// Longest wait for a stream's first message (or failure) before the upgrade.
 pub const FIRST_WAIT: Duration = Duration::from_secs(1);
 
+/// Largest message read from a client.
+const MAX_INCOMING: usize = 64 * 1024;
+
 /// Longest wait for the client's close after the server's.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -182,7 +185,11 @@ pub async fn respond(
     };
     let Upgrade { upgrade, permit } = upgrade;
     let head = headers.clone();
+    // Clients send nothing but pongs and the close (anything else only counts
+    // as a sign of life): a small cap on what is read.
     let mut r = upgrade
+        .max_message_size(MAX_INCOMING)
+        .max_frame_size(MAX_INCOMING)
         .protocols([SUBPROTOCOL])
         .on_upgrade(move |socket| async move {
             run(socket, first, frames, head, render).await;
