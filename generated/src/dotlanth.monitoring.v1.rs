@@ -308,7 +308,9 @@ pub mod monitoring_service_client {
         /// no duplicate).
         ///
         /// Errors: `RESOURCE_EXHAUSTED` when the subscriber falls too far behind (the
-        /// message names the height to resume from); `OUT_OF_RANGE` when
+        /// message names the height to resume from, and so does a
+        /// `google.rpc.ErrorInfo` detail: reason `LAGGED`, metadata `resume_from`);
+        /// `OUT_OF_RANGE` when
         /// `start_height` is beyond the next block; `INVALID_ARGUMENT` for an unknown
         /// event kind or more than 256 dot names; `UNAVAILABLE` when the server shuts
         /// down.
@@ -385,7 +387,9 @@ pub mod monitoring_service_server {
         /// no duplicate).
         ///
         /// Errors: `RESOURCE_EXHAUSTED` when the subscriber falls too far behind (the
-        /// message names the height to resume from); `OUT_OF_RANGE` when
+        /// message names the height to resume from, and so does a
+        /// `google.rpc.ErrorInfo` detail: reason `LAGGED`, metadata `resume_from`);
+        /// `OUT_OF_RANGE` when
         /// `start_height` is beyond the next block; `INVALID_ARGUMENT` for an unknown
         /// event kind or more than 256 dot names; `UNAVAILABLE` when the server shuts
         /// down.

@@ -87,6 +87,13 @@ pub struct RestConfig {
     /// ways (besides the `Grpc-Metadata-*` form). Lowercase names.
     #[serde(default)]
     pub forward_headers: Vec<String>,
+    /// Most WebSocket streams open at once (429 beyond).
+    pub websocket_max_connections: usize,
+    /// A WebSocket ping every this many milliseconds.
+    pub websocket_ping_interval_ms: u64,
+    /// A WebSocket whose client sent nothing (not even a pong) for this long, or
+    /// that could not take a frame for this long, is closed.
+    pub websocket_idle_timeout_ms: u64,
 }
 
 /// `[auth]`
@@ -227,6 +234,11 @@ impl Config {
                     "server.cors_allowed_origins: `{origin}` is not an origin like https://app.example"
                 );
             }
+        }
+        if self.rest.websocket_ping_interval_ms == 0 || self.rest.websocket_idle_timeout_ms == 0 {
+            bail!(
+                "rest.websocket_ping_interval_ms and rest.websocket_idle_timeout_ms must be positive"
+            );
         }
         if !matches!(self.telemetry.log_format.as_str(), "json" | "text") {
             bail!("telemetry.log_format must be \"json\" or \"text\"");

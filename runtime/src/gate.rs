@@ -20,7 +20,8 @@ use tracing::Span;
 /// the `surface` field of the access log.
 ///
 /// Carried as a request extension (never a header, so clients cannot choose it):
-/// the REST gateway marks its in-process calls [`Surface::Rest`], a layer in
+/// the REST gateway marks its in-process calls [`Surface::Rest`] (or
+/// [`Surface::WebSocket`] for a WebSocket upgrade), a layer in
 /// front of the gRPC-Web translation marks [`Surface::GrpcWeb`]
 /// ([`crate::grpc_layer::MarkGrpcWebLayer`]); unmarked calls are
 /// [`Surface::Grpc`]. A REST gateway in remote mode reaches its node over a
@@ -34,15 +35,18 @@ pub enum Surface {
     GrpcWeb,
     /// The REST/JSON surface, transcoded in process.
     Rest,
+    /// A server stream over a WebSocket upgrade of a REST binding.
+    WebSocket,
 }
 
 impl Surface {
-    /// The label value: `grpc`, `grpc_web`, `rest`.
+    /// The label value: `grpc`, `grpc_web`, `rest`, `websocket`.
     pub const fn label(self) -> &'static str {
         match self {
             Surface::Grpc => "grpc",
             Surface::GrpcWeb => "grpc_web",
             Surface::Rest => "rest",
+            Surface::WebSocket => "websocket",
         }
     }
 }

@@ -217,6 +217,11 @@ fn rest_options(config: &Config) -> RestOptions {
             .iter()
             .filter_map(|h| http::HeaderName::from_bytes(h.as_bytes()).ok())
             .collect(),
+        websocket: crate::rest::WebSocketOptions {
+            max_connections: config.rest.websocket_max_connections,
+            ping_interval: std::time::Duration::from_millis(config.rest.websocket_ping_interval_ms),
+            idle_timeout: std::time::Duration::from_millis(config.rest.websocket_idle_timeout_ms),
+        },
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 /// How the servers are configured.
 #[derive(Clone, Copy, Debug, Default)]
-struct Opts {
+pub(crate) struct Opts {
     /// `rest.strict`: unknown query parameters and JSON fields are refused.
     strict: bool,
     /// `--auth`: the protos' auth options apply (every method of the tree needs
@@ -155,7 +155,7 @@ async fn spawn(args: &[String], opts: Opts, http_port: u16) -> Result<Proc, Stri
 }
 
 /// The servers of one mode, and the failures of the running test.
-struct Echo {
+pub(crate) struct Echo {
     mode: Mode,
     base: String,
     http: Client,
@@ -191,7 +191,7 @@ fn invalid(message: &str) -> (u16, Value) {
 }
 
 impl Echo {
-    async fn start(mode: Mode, opts: Opts) -> Echo {
+    pub(crate) async fn start(mode: Mode, opts: Opts) -> Echo {
         let mut last = String::new();
         // Picked ports can be taken between the probe and the bind: retry.
         for _ in 0..4 {
@@ -246,7 +246,7 @@ impl Echo {
         panic!("conformance-echo did not start ({mode:?}):\n{last}");
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 

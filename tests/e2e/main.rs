@@ -19,3 +19,4 @@ mod real_world;
 mod rest;
 mod rest_features;
 mod schemathesis;
+mod websocket;

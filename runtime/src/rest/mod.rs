@@ -20,6 +20,9 @@ pub mod response;
 pub mod router;
 #[rustfmt::skip]
 mod rpc_descriptor_set;
+mod websocket;
+
+pub use websocket::WebSocketOptions;
 
 use crate::gate::Surface;
 use crate::grpc_layer::GateService;
@@ -76,6 +79,8 @@ pub struct RestOptions {
     pub strictness: Strictness,
     /// Headers passed to the call and back under their own names.
     pub forward_headers: Vec<HeaderName>,
+    /// Server streams over WebSocket.
+    pub websocket: WebSocketOptions,
 }
 
 /// Routes, descriptors and the backend; shared by every request.
@@ -86,6 +91,8 @@ pub struct RestGateway {
     details: DetailTypes,
     backend: Backend,
     options: RestOptions,
+    /// One permit per open WebSocket stream.
+    websocket_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Headers copied from the HTTP request into the gRPC call as they are.
@@ -106,6 +113,9 @@ impl RestGateway {
             details: DetailTypes::new(pool.clone())?,
             pool,
             backend,
+            websocket_slots: Arc::new(tokio::sync::Semaphore::new(
+                options.websocket.max_connections,
+            )),
             options,
         }))
     }
@@ -124,7 +134,7 @@ impl RestGateway {
     }
 
     async fn transcode(&self, req: Request<Body>) -> Result<Response, Response> {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let matched = match self.router.route(&parts.method, parts.uri.path()) {
             Ok(m) => m,
             Err(RouteError::NotFound) => {
@@ -150,6 +160,19 @@ impl RestGateway {
         };
         let method = matched.method;
         let binding = matched.binding;
+        // A server stream's GET binding also answers a WebSocket upgrade.
+        let upgrade = if method.kind == MethodKind::ServerStreaming
+            && parts.method == http::Method::GET
+            && websocket::is_upgrade(&parts.headers)
+        {
+            Some(websocket::accept(&mut parts, &self.websocket_slots).await?)
+        } else {
+            None
+        };
+        let call_headers = match &upgrade {
+            Some(_) => std::borrow::Cow::Owned(websocket::call_headers(&parts.headers)),
+            None => std::borrow::Cow::Borrowed(&parts.headers),
+        };
 
         let body = match Limited::new(body, self.options.max_body_bytes)
             .collect()
@@ -206,11 +229,17 @@ impl RestGateway {
         }
         let raw_out = response::raw_body_source(&output, binding.response_body);
 
+        let surface = if upgrade.is_some() {
+            Surface::WebSocket
+        } else {
+            Surface::Rest
+        };
         let grpc_request = grpc_request(
             method.grpc_path,
-            &parts.headers,
+            &call_headers,
             &self.options.forward_headers,
             message.encode_to_vec(),
+            surface,
         )?;
         // `grpc-timeout` bounds the whole call here too (tonic enforces it only in
         // its own transport, not on in-process routes).
@@ -239,6 +268,21 @@ impl RestGateway {
             Ok(r) => r,
             Err(e) => return Err(backend_error(e.as_ref())),
         };
+        if let Some(upgrade) = upgrade {
+            return websocket::respond(
+                reply,
+                upgrade,
+                websocket::Render {
+                    output,
+                    response_body: binding.response_body,
+                    types: self.details.clone(),
+                    max: self.options.max_body_bytes,
+                    options: self.options.websocket.clone(),
+                },
+                &self.options.forward_headers,
+            )
+            .await;
+        }
         if method.kind == MethodKind::ServerStreaming {
             if let Some(source) = raw_out {
                 return stream::respond_raw(
@@ -412,6 +456,7 @@ fn grpc_request(
     headers: &HeaderMap,
     forward: &[HeaderName],
     message: Vec<u8>,
+    surface: Surface,
 ) -> Result<http::Request<tonic::body::Body>, Response> {
     let len = u32::try_from(message.len())
         .map_err(|_| error(Code::ResourceExhausted, "request too large"))?;
@@ -429,7 +474,7 @@ fn grpc_request(
     // The gate's `surface` label. A request extension, so it stays in process: a
     // remote backend (a gRPC channel) drops it and the node counts the call as
     // plain gRPC.
-    req.extensions_mut().insert(Surface::Rest);
+    req.extensions_mut().insert(surface);
     let target = req.headers_mut();
     for name in FORWARDED {
         if let Some(v) = headers.get(*name) {
@@ -574,24 +619,25 @@ mod stream {
     use super::*;
     use futures_util::StreamExt;
 
-    /// Reads frames out of the reply body as they arrive.
-    struct Frames {
-        body: tonic::body::Body,
-        buf: BytesMut,
-        trailers: Option<HeaderMap>,
-        done: bool,
+    /// Reads frames out of the reply body as they arrive. Cancel-safe: a
+    /// dropped `next` loses nothing.
+    pub(super) struct Frames {
+        pub(super) body: tonic::body::Body,
+        pub(super) buf: BytesMut,
+        pub(super) trailers: Option<HeaderMap>,
+        pub(super) done: bool,
         /// Largest message accepted from the backend.
-        max: usize,
+        pub(super) max: usize,
     }
 
-    enum Item {
+    pub(super) enum Item {
         Message(Bytes),
         End,
         Failed(String),
     }
 
     impl Frames {
-        async fn next(&mut self) -> Item {
+        pub(super) async fn next(&mut self) -> Item {
             loop {
                 if self.buf.len() >= 5 {
                     let len =

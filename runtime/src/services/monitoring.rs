@@ -95,6 +95,54 @@ impl Filter {
     }
 }
 
+/// `google.rpc.ErrorInfo`, for the lagged status's details.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ErrorInfo {
+    #[prost(string, tag = "1")]
+    reason: String,
+    #[prost(string, tag = "2")]
+    domain: String,
+    #[prost(map = "string, string", tag = "3")]
+    metadata: std::collections::HashMap<String, String>,
+}
+
+/// `google.rpc.Status`, the encoding of a status's details.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
+}
+
+/// RESOURCE_EXHAUSTED for a subscriber that fell behind: the message names the
+/// height to resume from, and so does an `ErrorInfo` detail (reason `LAGGED`,
+/// metadata `resume_from`) for clients that read details.
+fn lagged_status(lagged: &dotlanth_vm::Lagged) -> Status {
+    use prost::Message;
+    let message = lagged.to_string();
+    let info = ErrorInfo {
+        reason: "LAGGED".into(),
+        domain: "dotlanth.monitoring.v1".into(),
+        metadata: [("resume_from".to_string(), lagged.resume_from.to_string())].into(),
+    };
+    let details = RpcStatus {
+        code: tonic::Code::ResourceExhausted as i32,
+        message: message.clone(),
+        details: vec![prost_types::Any {
+            type_url: "type.googleapis.com/google.rpc.ErrorInfo".into(),
+            value: info.encode_to_vec(),
+        }],
+    };
+    Status::with_details(
+        tonic::Code::ResourceExhausted,
+        message,
+        details.encode_to_vec().into(),
+    )
+}
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::StreamEventsResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -167,10 +215,7 @@ impl MonitoringService for Monitoring {
                         Ok(event) => event,
                         // The subscription has ended; report why, then end the stream.
                         Err(lagged) => {
-                            return Some((
-                                Err(Status::resource_exhausted(lagged.to_string())),
-                                (None, filter, shutdown),
-                            ));
+                            return Some((Err(lagged_status(&lagged)), (None, filter, shutdown)));
                         }
                     };
                     if filter.accepts(&event) {
