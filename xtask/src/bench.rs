@@ -1,9 +1,14 @@
 //! `cargo xtask bench grpc`: Ping latency and throughput at fixed concurrency,
 //! for the full stack and for the same server with auth, metrics and tracing off,
-//! measured in one run (release build) and reported as ratios.
+//! measured in one run (release build) and reported as ratios. `bench rest`:
+//! the same over gRPC, REST and REST through a gateway. `bench stream`: the
+//! block-commit event stream over WebSocket to 1, 100 and 1000 subscribers
+//! (see [`stream`]).
 //!
 //! The client is generic: it builds the request from the protos at run time
 //! (prost-reflect), so it needs no generated code.
+
+mod stream;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -17,15 +22,19 @@ use tonic::transport::{Channel, Endpoint};
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Which benchmark: `grpc` (layers on/off) or `rest` (gRPC vs in-process REST
-    /// vs remote-mode REST).
+    /// Which benchmark: `grpc` (layers on/off), `rest` (gRPC vs in-process REST
+    /// vs remote-mode REST) or `stream` (WebSocket event stream fan-out).
     which: String,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// Measured seconds per round and configuration.
-    #[arg(long, default_value_t = 5)]
-    seconds: u64,
+    /// Measured seconds per round and configuration (default 5; `stream`: per
+    /// subscriber count, default 10).
+    #[arg(long)]
+    seconds: Option<u64>,
+    /// `stream`: the subscriber counts, in turn (the first is the ratios' baseline).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 100, 1000])]
+    subscribers: Vec<usize>,
     /// Rounds (each measures every configuration, in turn).
     #[arg(long, default_value_t = 2)]
     rounds: usize,
@@ -34,11 +43,18 @@ pub struct BenchArgs {
     extra_env: Vec<(String, String)>,
 }
 
+impl BenchArgs {
+    fn seconds(&self) -> u64 {
+        self.seconds.unwrap_or(5)
+    }
+}
+
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.which.as_str() {
         "grpc" => grpc(&args),
         "rest" => rest(&args),
-        other => bail!("unknown benchmark `{other}` (known: grpc, rest)"),
+        "stream" => stream::run(&args),
+        other => bail!("unknown benchmark `{other}` (known: grpc, rest, stream)"),
     }
 }
 
@@ -154,7 +170,9 @@ fn grpc(args: &BenchArgs) -> Result<()> {
     println!();
     println!(
         "Ping, concurrency {}, {} s x {} rounds (mean); ratios against the last line:",
-        args.concurrency, args.seconds, args.rounds
+        args.concurrency,
+        args.seconds(),
+        args.rounds
     );
     for (c, s) in CONFIGS.iter().zip(&means) {
         println!(
@@ -219,7 +237,9 @@ fn rest(args: &BenchArgs) -> Result<()> {
     println!();
     println!(
         "Ping, concurrency {}, {} s x {} rounds (mean); ratios against direct gRPC:",
-        args.concurrency, args.seconds, args.rounds
+        args.concurrency,
+        args.seconds(),
+        args.rounds
     );
     for (name, s) in names.iter().zip(&means) {
         println!(
@@ -302,7 +322,7 @@ async fn load_http(url: &str, args: &BenchArgs) -> Result<Sample> {
         }
     };
     run(Duration::from_secs(1)).await?;
-    let measured = Duration::from_secs(args.seconds);
+    let measured = Duration::from_secs(args.seconds());
     let mut latencies = run(measured).await?;
     Ok(sample(&mut latencies, measured))
 }
@@ -355,7 +375,7 @@ async fn load(addr: SocketAddr, request: DynamicMessage, args: &BenchArgs) -> Re
         Duration::from_secs(1),
     )
     .await?;
-    let measured = Duration::from_secs(args.seconds);
+    let measured = Duration::from_secs(args.seconds());
     let mut latencies = run_clients(&channels, &request, args.concurrency, measured).await?;
     Ok(sample(&mut latencies, measured))
 }

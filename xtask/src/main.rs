@@ -5,7 +5,8 @@
 //!   committed API baseline, and the deliberate step that moves the baseline.
 //! - `test`: install the pinned test tools (buf, a Python venv) when missing or
 //!   outdated, then run every test.
-//! - `bench grpc|rest`: latency and throughput of the gRPC stack and of REST.
+//! - `bench grpc|rest|stream`: latency and throughput of the gRPC stack and of
+//!   REST; the WebSocket event stream's delivery latency at 1 to 1000 subscribers.
 //! - `echo --protos DIR`: every surface of a proto tree over the echo backend.
 //! - `docs [--open] [--protos DIR]`: serve (and open) the reference and Swagger UI.
 
