@@ -99,6 +99,11 @@ pub struct RestGateway {
 const FORWARDED: &[&str] = &["authorization", "traceparent", "tracestate", "grpc-timeout"];
 /// Prefix of request headers that become metadata, and of response metadata headers.
 const METADATA_PREFIX: &str = "grpc-metadata-";
+/// Largest metadata a call may carry, counted as HTTP/2 does (name, value and 32
+/// bytes per entry): a gRPC server refuses a header list over 16 KiB (hyper's
+/// default) without a gRPC status, and the rest is left for the pseudo-headers.
+/// Checked in both modes, so a request fails the same way in process and remote.
+const MAX_CALL_METADATA_BYTES: usize = 15 * 1024;
 
 impl RestGateway {
     /// A gateway over a generated API's method table and descriptors.
@@ -268,6 +273,9 @@ impl RestGateway {
             Ok(r) => r,
             Err(e) => return Err(backend_error(e.as_ref())),
         };
+        if let Some(r) = http_failure(&reply) {
+            return Err(r);
+        }
         if let Some(upgrade) = upgrade {
             return websocket::respond(
                 reply,
@@ -327,6 +335,31 @@ impl RestGateway {
             }
         })
     }
+}
+
+/// A backend answer that is an HTTP error without a gRPC status (a remote
+/// server refusing the request before any gRPC handling, e.g. 431 for headers
+/// over its limit), as the gRPC status the HTTP status maps to.
+fn http_failure(reply: &http::Response<tonic::body::Body>) -> Option<Response> {
+    let status = reply.status();
+    if status == StatusCode::OK || reply.headers().contains_key("grpc-status") {
+        return None;
+    }
+    let message = format!("the backend refused the call with HTTP {status}");
+    Some(match status {
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            error(Code::InvalidArgument, &message).map_status(status)
+        }
+        StatusCode::UNAUTHORIZED => error(Code::Unauthenticated, &message),
+        StatusCode::FORBIDDEN => error(Code::PermissionDenied, &message),
+        StatusCode::NOT_FOUND => error(Code::Unimplemented, &message),
+        StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::GATEWAY_TIMEOUT => error(Code::Unavailable, &message),
+        StatusCode::BAD_REQUEST => error(Code::Internal, &message),
+        _ => error(Code::Unknown, &message),
+    })
 }
 
 /// The `grpc-timeout` header's duration (`<1-8 digits><H|M|S|m|u|n>`).
@@ -514,6 +547,19 @@ fn grpc_request(
                 target.append(key, value.clone());
             }
         }
+    }
+    let size: usize = target
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 32)
+        .sum();
+    if size > MAX_CALL_METADATA_BYTES {
+        return Err(error(
+            Code::InvalidArgument,
+            &format!(
+                "the call's metadata is over {MAX_CALL_METADATA_BYTES} bytes (request headers too large)"
+            ),
+        )
+        .map_status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
     }
     Ok(req)
 }
