@@ -3,7 +3,7 @@
 //! error status, and the same in process and through a remote gateway.
 
 use crate::conformance::{Echo, Opts};
-use crate::harness::{Mode, both_modes, within};
+use crate::harness::{DEV_TOKEN, Gateway, Mode, Server, ServerOpts, both_modes, within};
 use serde_json::{Value, json};
 
 /// `GET path` with `headers`: the status and the JSON body.
@@ -58,4 +58,60 @@ async fn oversized_call_metadata_is_a_client_error(mode: Mode) {
     )
     .await;
     assert_eq!(ok, (200, json!({"id": "1"})), "{mode:?}");
+}
+
+/// A gRPC-Web-text body that is not base64, on the HTTP port: a gRPC-Web error
+/// reply (the gRPC-Web content type and a `grpc-status`) in both modes; through
+/// a remote gateway it was a plain gRPC reply (`application/grpc`), which a
+/// gRPC-Web client cannot read.
+#[tokio::test]
+async fn grpc_web_text_that_is_not_base64_is_a_grpc_web_error_in_both_modes() {
+    let server = Server::start(ServerOpts::default()).await;
+    let gateway = Gateway::start(&server, &ServerOpts::default()).await;
+    let mut replies = Vec::new();
+    for base in [server.http_url(), gateway.http_url()] {
+        let resp = within(
+            20,
+            "gRPC-Web-text call",
+            reqwest::Client::new()
+                .post(format!("{base}/dotlanth.runtime.v1.RuntimeService/Ping"))
+                .header("authorization", format!("Bearer {DEV_TOKEN}"))
+                .header("content-type", "application/grpc-web-text")
+                .body("!!!!")
+                .send(),
+        )
+        .await
+        .expect("the call");
+        let header = |n: &str| {
+            resp.headers()
+                .get(n)
+                .map(|v| v.to_str().expect("ASCII").to_string())
+        };
+        replies.push((
+            resp.status().as_u16(),
+            header("content-type"),
+            header("grpc-status"),
+            header("grpc-message"),
+        ));
+    }
+    assert_eq!(
+        replies[0],
+        (
+            200,
+            Some("application/grpc-web+proto".to_string()),
+            Some("13".to_string()),
+            Some("tonic-web:%20Invalid%20symbol%2033,%20offset%200.".to_string()),
+        ),
+        "in process"
+    );
+    // Remote, the failed request body resets the HTTP/2 stream to the node, so
+    // its status (13, the gRPC-Web layer's message) is not recovered; what a
+    // gRPC-Web client needs is a gRPC-Web reply with a status.
+    let (status, content_type, code, _) = &replies[1];
+    assert_eq!(
+        (*status, content_type.as_deref()),
+        (200, Some("application/grpc-web+proto")),
+        "remote"
+    );
+    assert!(code.is_some(), "remote: no grpc-status");
 }
