@@ -115,3 +115,49 @@ async fn grpc_web_text_that_is_not_base64_is_a_grpc_web_error_in_both_modes() {
     );
     assert!(code.is_some(), "remote: no grpc-status");
 }
+
+both_modes!(a_declared_body_over_the_limit_is_refused_before_it_is_sent);
+
+/// `Content-Length` over the body limit with `Expect: 100-continue` (no body
+/// sent): 413 at once. The server used to answer `100 Continue`, inviting the
+/// client to upload the whole body only to refuse it.
+async fn a_declared_body_over_the_limit_is_refused_before_it_is_sent(mode: Mode) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let e = Echo::start(mode, Opts::default()).await;
+    let addr = e
+        .url("")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    conn.write_all(
+        b"POST /v1/star/x HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+          content-length: 99999999\r\nexpect: 100-continue\r\nconnection: close\r\n\r\n",
+    )
+    .await
+    .expect("send the head");
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut reply),
+    )
+    .await;
+    let reply = String::from_utf8_lossy(&reply).to_string();
+    assert!(
+        read.is_ok(),
+        "{mode:?}: no answer within 10 s; got {reply:?}"
+    );
+    let (head, body) = reply.split_once("\r\n\r\n").expect("a full reply");
+    assert!(
+        head.starts_with("HTTP/1.1 413 "),
+        "{mode:?}: {head}\r\n\r\n{body}"
+    );
+    let body: Value = serde_json::from_str(body).expect("a JSON body");
+    assert_eq!(
+        body,
+        json!({"code": 8, "message": "request body over 65536 bytes", "details": []}),
+        "{mode:?}"
+    );
+}

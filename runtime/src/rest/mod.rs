@@ -179,17 +179,29 @@ impl RestGateway {
             None => std::borrow::Cow::Borrowed(&parts.headers),
         };
 
+        // A client waiting for `100 Continue` with a declared length over the
+        // limit is refused before it is invited to send the body. (One already
+        // sending is read up to the limit, so the refusal is not lost to a
+        // connection reset while it writes.)
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let waits = parts
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if waits && declared.is_some_and(|n| n > self.options.max_body_bytes as u64) {
+            return Err(body_too_large(self.options.max_body_bytes));
+        }
         let body = match Limited::new(body, self.options.max_body_bytes)
             .collect()
             .await
         {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return Err(error(
-                    Code::ResourceExhausted,
-                    &format!("request body over {} bytes", self.options.max_body_bytes),
-                )
-                .map_status(StatusCode::PAYLOAD_TOO_LARGE));
+                return Err(body_too_large(self.options.max_body_bytes));
             }
             Err(e) => {
                 return Err(error(
@@ -335,6 +347,15 @@ impl RestGateway {
             }
         })
     }
+}
+
+/// 413: the request body is over `max` bytes.
+fn body_too_large(max: usize) -> Response {
+    error(
+        Code::ResourceExhausted,
+        &format!("request body over {max} bytes"),
+    )
+    .map_status(StatusCode::PAYLOAD_TOO_LARGE)
 }
 
 /// A backend answer that is an HTTP error without a gRPC status (a remote
