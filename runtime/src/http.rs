@@ -78,6 +78,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/docs", get(docs))
         // Swagger UI over the generated document; its assets are compiled in.
         .merge(SwaggerUi::new("/docs/api").config(SwaggerConfig::from("/openapi.json")))
+        // After every route: it applies to the routes added so far.
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(rest)
         .with_state(state);
     let app = Router::new().fallback_service(OnePort { grpc, http });
@@ -172,6 +174,21 @@ async fn rest(
     req: axum::extract::Request,
 ) -> axum::response::Response {
     state.rest.clone().handle(req).await
+}
+
+/// 405 on the built-in paths, as the REST routes answer it.
+async fn method_not_allowed(method: Method) -> axum::response::Response {
+    let body = serde_json::json!({
+        "code": 12,
+        "message": format!("method {method} is not allowed here"),
+        "details": [],
+    });
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn not_found() -> impl IntoResponse {

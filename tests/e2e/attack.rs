@@ -161,3 +161,41 @@ async fn a_declared_body_over_the_limit_is_refused_before_it_is_sent(mode: Mode)
         "{mode:?}"
     );
 }
+
+/// A wrong method on the built-in paths (`/metrics`, `/readyz`,
+/// `/openapi.json`, `/docs`) is a 405 with a `google.rpc.Status` body and its
+/// `Allow`, like the REST routes' (it was an empty body), on a node and on a
+/// gateway.
+#[tokio::test]
+async fn a_wrong_method_on_a_built_in_path_is_status_json() {
+    let server = Server::start(ServerOpts::default()).await;
+    let gateway = Gateway::start(&server, &ServerOpts::default()).await;
+    for base in [server.http_url(), gateway.http_url()] {
+        for path in ["/metrics", "/readyz", "/openapi.json", "/docs"] {
+            let resp = within(
+                20,
+                path,
+                reqwest::Client::new().post(format!("{base}{path}")).send(),
+            )
+            .await
+            .expect("the call");
+            let status = resp.status().as_u16();
+            let allow = resp
+                .headers()
+                .get("allow")
+                .map(|v| v.to_str().expect("ASCII").to_string());
+            let text = resp.text().await.expect("the body");
+            let body: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("POST {base}{path}: not JSON ({status}): {text:?}"));
+            assert_eq!(
+                (status, allow.as_deref(), body),
+                (
+                    405,
+                    Some("GET,HEAD"),
+                    json!({"code": 12, "message": "method POST is not allowed here", "details": []})
+                ),
+                "POST {base}{path}"
+            );
+        }
+    }
+}
