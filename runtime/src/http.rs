@@ -78,6 +78,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/docs", get(docs))
         // Swagger UI over the generated document; its assets are compiled in.
         .merge(SwaggerUi::new("/docs/api").config(SwaggerConfig::from("/openapi.json")))
+        // After every route: it applies to the routes added so far.
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(rest)
         .with_state(state);
     let app = Router::new().fallback_service(OnePort { grpc, http });
@@ -174,6 +176,21 @@ async fn rest(
     state.rest.clone().handle(req).await
 }
 
+/// 405 on the built-in paths, as the REST routes answer it.
+async fn method_not_allowed(method: Method) -> axum::response::Response {
+    let body = serde_json::json!({
+        "code": 12,
+        "message": format!("method {method} is not allowed here"),
+        "details": [],
+    });
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 async fn not_found() -> impl IntoResponse {
     json(
         StatusCode::NOT_FOUND,
@@ -219,8 +236,20 @@ impl tower::Service<axum::extract::Request> for OnePort {
         }
         // gRPC-Web is marked for the gate's `surface` label before the translation.
         // (In remote mode the backend is a gRPC channel: the node sees `grpc`.)
-        let service =
-            MarkGrpcWebLayer.layer(tonic_web::GrpcWebLayer::new().layer(self.grpc.clone()));
+        // A failed call becomes its status reply inside the gRPC-Web layer, so a
+        // gRPC-Web client gets it translated (a remote backend fails the call
+        // with an error, e.g. when the gRPC-Web-text body is not base64).
+        let backend = self.grpc.clone();
+        let grpc = tower::service_fn(move |req: http::Request<tonic::body::Body>| {
+            let backend = backend.clone();
+            async move {
+                Ok::<_, std::convert::Infallible>(match backend.oneshot(req).await {
+                    Ok(r) => r,
+                    Err(e) => call_error(e.as_ref()).into_http(),
+                })
+            }
+        });
+        let service = MarkGrpcWebLayer.layer(tonic_web::GrpcWebLayer::new().layer(grpc));
         Box::pin(async move {
             let response = match service.oneshot(req.map(tonic::body::Body::new)).await {
                 Ok(r) => r,
@@ -230,4 +259,18 @@ impl tower::Service<axum::extract::Request> for OnePort {
             Ok(response.map(axum::body::Body::new))
         })
     }
+}
+
+/// The status of a call the backend failed: the status found in the error's
+/// causes (e.g. the gRPC-Web layer's own, for a body that is not base64), else
+/// UNAVAILABLE.
+fn call_error(e: &(dyn std::error::Error + 'static)) -> tonic::Status {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(status) = c.downcast_ref::<tonic::Status>() {
+            return status.clone();
+        }
+        cause = c.source();
+    }
+    tonic::Status::unavailable(format!("the backend is unavailable: {e}"))
 }

@@ -7,6 +7,7 @@ mod harness;
 mod grpc;
 
 mod api;
+mod attack;
 mod browser;
 mod buf;
 mod conformance;

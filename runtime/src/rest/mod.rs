@@ -99,6 +99,11 @@ pub struct RestGateway {
 const FORWARDED: &[&str] = &["authorization", "traceparent", "tracestate", "grpc-timeout"];
 /// Prefix of request headers that become metadata, and of response metadata headers.
 const METADATA_PREFIX: &str = "grpc-metadata-";
+/// Largest metadata a call may carry, counted as HTTP/2 does (name, value and 32
+/// bytes per entry): a gRPC server refuses a header list over 16 KiB (hyper's
+/// default) without a gRPC status, and the rest is left for the pseudo-headers.
+/// Checked in both modes, so a request fails the same way in process and remote.
+const MAX_CALL_METADATA_BYTES: usize = 15 * 1024;
 
 impl RestGateway {
     /// A gateway over a generated API's method table and descriptors.
@@ -174,17 +179,29 @@ impl RestGateway {
             None => std::borrow::Cow::Borrowed(&parts.headers),
         };
 
+        // A client waiting for `100 Continue` with a declared length over the
+        // limit is refused before it is invited to send the body. (One already
+        // sending is read up to the limit, so the refusal is not lost to a
+        // connection reset while it writes.)
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let waits = parts
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if waits && declared.is_some_and(|n| n > self.options.max_body_bytes as u64) {
+            return Err(body_too_large(self.options.max_body_bytes));
+        }
         let body = match Limited::new(body, self.options.max_body_bytes)
             .collect()
             .await
         {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return Err(error(
-                    Code::ResourceExhausted,
-                    &format!("request body over {} bytes", self.options.max_body_bytes),
-                )
-                .map_status(StatusCode::PAYLOAD_TOO_LARGE));
+                return Err(body_too_large(self.options.max_body_bytes));
             }
             Err(e) => {
                 return Err(error(
@@ -268,6 +285,9 @@ impl RestGateway {
             Ok(r) => r,
             Err(e) => return Err(backend_error(e.as_ref())),
         };
+        if let Some(r) = http_failure(&reply) {
+            return Err(r);
+        }
         if let Some(upgrade) = upgrade {
             return websocket::respond(
                 reply,
@@ -327,6 +347,40 @@ impl RestGateway {
             }
         })
     }
+}
+
+/// 413: the request body is over `max` bytes.
+fn body_too_large(max: usize) -> Response {
+    error(
+        Code::ResourceExhausted,
+        &format!("request body over {max} bytes"),
+    )
+    .map_status(StatusCode::PAYLOAD_TOO_LARGE)
+}
+
+/// A backend answer that is an HTTP error without a gRPC status (a remote
+/// server refusing the request before any gRPC handling, e.g. 431 for headers
+/// over its limit), as the gRPC status the HTTP status maps to.
+fn http_failure(reply: &http::Response<tonic::body::Body>) -> Option<Response> {
+    let status = reply.status();
+    if status == StatusCode::OK || reply.headers().contains_key("grpc-status") {
+        return None;
+    }
+    let message = format!("the backend refused the call with HTTP {status}");
+    Some(match status {
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            error(Code::InvalidArgument, &message).map_status(status)
+        }
+        StatusCode::UNAUTHORIZED => error(Code::Unauthenticated, &message),
+        StatusCode::FORBIDDEN => error(Code::PermissionDenied, &message),
+        StatusCode::NOT_FOUND => error(Code::Unimplemented, &message),
+        StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::GATEWAY_TIMEOUT => error(Code::Unavailable, &message),
+        StatusCode::BAD_REQUEST => error(Code::Internal, &message),
+        _ => error(Code::Unknown, &message),
+    })
 }
 
 /// The `grpc-timeout` header's duration (`<1-8 digits><H|M|S|m|u|n>`).
@@ -514,6 +568,19 @@ fn grpc_request(
                 target.append(key, value.clone());
             }
         }
+    }
+    let size: usize = target
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 32)
+        .sum();
+    if size > MAX_CALL_METADATA_BYTES {
+        return Err(error(
+            Code::InvalidArgument,
+            &format!(
+                "the call's metadata is over {MAX_CALL_METADATA_BYTES} bytes (request headers too large)"
+            ),
+        )
+        .map_status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
     }
     Ok(req)
 }
