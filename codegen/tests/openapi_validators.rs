@@ -4,16 +4,20 @@
 //! annotations (as shipped in the npm package `google-proto-files`) either
 //! generates, with one OpenAPI operation per HTTP binding (nothing dropped), or
 //! fails with a diagnostic that names the proto file. The documents that generate
-//! pass `openapi-spec-validator` and `redocly lint`, in OpenAPI 3.0 and 3.1.
+//! pass `openapi-spec-validator` and `redocly lint`, in OpenAPI 3.0 and 3.1, and
+//! the sweep checks the same run's GraphQL schemas with `graphql-core` (one
+//! generation per package for both surfaces).
 //!
 //! The trees come from `tools/node_modules/google-proto-files` (installed by
 //! `cargo xtask test`) or `$DOTLANTH_GOOGLEAPIS`.
 
 mod common;
 
+use common::googleapis::validate_graphql;
 use common::googleapis::{
     SELECTED, annotated_packages, compile, package_files, python, root as googleapis, workspace,
 };
+use dotlanth_codegen::emit::graphql;
 use dotlanth_codegen::emit::openapi::{JSON_PATH, Version, YAML_PATH};
 use dotlanth_codegen::{Error, Options};
 use prost_reflect::DescriptorPool;
@@ -111,6 +115,7 @@ fn sweep(shard: usize, of: usize) {
     );
     let out = tempfile::tempdir().unwrap();
     let mut generated = Vec::new();
+    let mut schemas = Vec::new();
     let mut refused = Vec::new();
     let mine: Vec<_> = packages
         .iter()
@@ -118,13 +123,15 @@ fn sweep(shard: usize, of: usize) {
         .filter(|(i, _)| i % of == shard)
         .collect();
     for (i, (package, files)) in &mine {
-        match generate(&root, files, Version::V3_0_3) {
-            Ok(yaml) => {
-                let path = out
+        match generate_both(&root, files, Version::V3_0_3) {
+            Ok((yaml, sdl)) => {
+                let stem = out
                     .path()
-                    .join(format!("{i}-{}.yaml", package.replace('/', "_")));
-                fs::write(&path, yaml).unwrap();
-                generated.push(path);
+                    .join(format!("{i}-{}", package.replace('/', "_")));
+                fs::write(stem.with_extension("yaml"), yaml).unwrap();
+                fs::write(stem.with_extension("graphql"), sdl).unwrap();
+                generated.push(stem.with_extension("yaml"));
+                schemas.push(stem.with_extension("graphql"));
             }
             Err(e) => refused.push(format!("{package}: {e}")),
         }
@@ -145,12 +152,22 @@ fn sweep(shard: usize, of: usize) {
         refused.join("\n")
     );
     validate(&generated);
+    validate_graphql(&schemas);
 }
 
 /// Compiles and generates `files`; checks that every HTTP binding became an
 /// operation and returns the YAML document, or the refusal, which must name a
 /// proto file.
 fn generate(root: &Path, files: &[String], version: Version) -> Result<Vec<u8>, String> {
+    generate_both(root, files, version).map(|(yaml, _)| yaml)
+}
+
+/// [`generate`], also returning the GraphQL schema of the same run.
+fn generate_both(
+    root: &Path,
+    files: &[String],
+    version: Version,
+) -> Result<(Vec<u8>, Vec<u8>), String> {
     let set = match compile(root, files) {
         Ok(set) => set,
         // The npm package's own tree does not compile (a missing import): not a
@@ -178,11 +195,14 @@ fn generate(root: &Path, files: &[String], version: Version) -> Result<Vec<u8>, 
                 bindings,
                 "{files:?}: every HTTP binding becomes one operation"
             );
-            Ok(out
-                .into_iter()
-                .find(|f| f.path == YAML_PATH)
-                .unwrap()
-                .contents)
+            let file = |path: &str| {
+                out.iter()
+                    .find(|f| f.path == path)
+                    .unwrap()
+                    .contents
+                    .clone()
+            };
+            Ok((file(YAML_PATH), file(graphql::PATH)))
         }
         Err(Error::Invalid(diags)) => {
             for d in &diags {

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -92,4 +93,42 @@ pub fn python() -> PathBuf {
         Some(p) => PathBuf::from(p),
         None => workspace().join(".venv/bin/python"),
     }
+}
+
+/// GraphQL schemas against `graphql-core` (`build_schema` + `validate_schema`).
+/// All in one Python run; panics with the problems of each failing file.
+pub fn validate_graphql(schemas: &[PathBuf]) {
+    assert!(!schemas.is_empty());
+    let script = "\
+import sys
+from graphql import build_schema, validate_schema
+failed = 0
+for path in sys.argv[1:]:
+    try:
+        errors = [e.message for e in validate_schema(build_schema(open(path).read()))]
+    except Exception as e:
+        errors = [str(e)]
+    if errors:
+        failed += 1
+        print(path + ':\\n  ' + '\\n  '.join(errors))
+sys.exit(1 if failed else 0)
+";
+    let python = python();
+    assert!(
+        python.is_file(),
+        "{} not found: run `cargo xtask test`",
+        python.display()
+    );
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .args(schemas)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "graphql-core rejects schemas:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
